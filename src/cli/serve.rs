@@ -1,0 +1,210 @@
+//! `sockguard serve`: load the policy, open the listeners, serve until SIGTERM or SIGINT.
+//!
+//! SIGHUP reloads the bundle from its source: load, compile, then swap atomically; requests in
+//! flight finish on the policy they started with, and a bundle that fails to load or compile
+//! leaves the last good one serving (logged with `bundle_compile_failed`).
+
+use crate::audit::AuditLog;
+use crate::config::{BundleSource, Config, Settings};
+use crate::policy::{Bundle, CompileOptions, Evaluator, Policy};
+use crate::proxy::{upstream, Gateway};
+use crate::server::listener;
+use crate::server::{accept_loop, Shutdown};
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Flags of `sockguard serve`. Every flag has a config-file key and a `SOCKGUARD_*` variable;
+/// a flag wins over the variable, which wins over the file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// YAML configuration file [env: SOCKGUARD_CONFIG]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where to listen: unix:///path or tcp://ip:port (repeatable)
+    #[arg(long, value_name = "URL")]
+    pub listen: Vec<String>,
+    /// The Docker Engine to guard [default: unix:///var/run/docker.sock]
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// Policy bundle directory [default: the embedded default bundle]
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<String>,
+    /// enforce: deny; warn / audit: forward and record would_deny
+    #[arg(long, value_parser = ["enforce", "warn", "audit"])]
+    pub mode: Option<String>,
+    /// Audit log: a file, `-` for stdout, `off` [default: -]
+    #[arg(long, value_name = "FILE|-")]
+    pub audit_log: Option<String>,
+    /// Mode of unix sockets [default: 0660]
+    #[arg(long, value_name = "OCTAL")]
+    pub socket_mode: Option<String>,
+    /// Owner of unix sockets (name or uid)
+    #[arg(long, value_name = "USER")]
+    pub socket_owner: Option<String>,
+    /// Group of unix sockets (name or gid)
+    #[arg(long, value_name = "GROUP")]
+    pub socket_group: Option<String>,
+    /// Allow plain TCP listeners on non-loopback addresses
+    #[arg(long)]
+    pub allow_insecure_tcp: bool,
+    /// Time allowed for the engine's response head, except streams and waits [default: 120s]
+    #[arg(long, value_name = "DURATION")]
+    pub upstream_timeout: Option<String>,
+    /// Time allowed to connect to the engine [default: 5s]
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<String>,
+    /// Time in-flight requests get to finish on shutdown [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_grace: Option<String>,
+    /// Largest JSON request body read for the policy [default: 1MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_json_body: Option<String>,
+    /// Largest JSON response buffered for redaction [default: 16MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_redact_body: Option<String>,
+    /// Log level or tracing filter [default: info]
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+impl ServeArgs {
+    fn settings(&self) -> Settings {
+        Settings {
+            listen: (!self.listen.is_empty()).then(|| self.listen.clone()),
+            upstream: self.upstream.clone(),
+            bundle: self.bundle.clone(),
+            mode: self.mode.clone(),
+            audit_log: self.audit_log.clone(),
+            socket: crate::config::SocketSettings {
+                mode: self.socket_mode.clone(),
+                owner: self.socket_owner.clone(),
+                group: self.socket_group.clone(),
+            },
+            allow_insecure_tcp: self.allow_insecure_tcp.then_some(true),
+            upstream_timeout: self.upstream_timeout.clone(),
+            connect_timeout: self.connect_timeout.clone(),
+            shutdown_grace: self.shutdown_grace.clone(),
+            limits: crate::config::LimitSettings {
+                json_body: self.max_json_body.clone(),
+                redact_body: self.max_redact_body.clone(),
+            },
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+/// Stage two of the configuration: file, environment and flags → a validated config.
+pub fn configure(args: &ServeArgs) -> anyhow::Result<Config> {
+    let config_file = args.config.clone().or_else(|| std::env::var_os("SOCKGUARD_CONFIG").map(PathBuf::from));
+    let file = match &config_file {
+        Some(path) => Settings::from_file(path).map_err(anyhow::Error::msg)?,
+        None => Settings::default(),
+    };
+    let env = Settings::from_env(|key| std::env::var(key).ok()).map_err(anyhow::Error::msg)?;
+    Config::validate(file.overlay(env).overlay(args.settings()))
+        .map_err(|errors| anyhow::anyhow!("invalid configuration:\n  {}", errors.join("\n  ")))
+}
+
+/// Run `sockguard serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = configure(&args)?;
+    init_tracing(&config.log_level);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Load and compile the bundle a source names.
+pub fn load_policy(source: &BundleSource) -> anyhow::Result<Policy> {
+    let bundle = match source {
+        BundleSource::Embedded => Bundle::embedded_default()?,
+        BundleSource::Directory(dir) => Bundle::from_dir(dir)?,
+    };
+    let policy = Policy::compile(&bundle, CompileOptions::default())
+        .with_context(|| format!("the bundle {} does not compile", bundle.source))?;
+    if let Some(why) = &policy.vm_unavailable {
+        tracing::warn!(bundle = %policy.source, reason = %why, "the bytecode VM cannot run this bundle; serving with the interpreter");
+    }
+    Ok(policy)
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(&config.bundle)?;
+    tracing::info!(
+        bundle = %policy.source,
+        revision = %policy.revision,
+        evaluator = if policy.evaluator() == Evaluator::Vm { "vm" } else { "interpreter" },
+        "policy loaded"
+    );
+    let audit = AuditLog::open(&config.audit_log).context("cannot open the audit log")?;
+    let gateway = Arc::new(Gateway {
+        policy: ArcSwap::from_pointee(policy),
+        upstream: upstream::client(config.upstream.clone(), config.connect_timeout),
+        mode: config.mode,
+        audit,
+        limits: config.limits,
+        upstream_timeout: config.upstream_timeout,
+    });
+
+    let mut bound = Vec::new();
+    for address in &config.listen {
+        let listener = listener::bind(address, &config.socket)
+            .await
+            .with_context(|| format!("cannot listen on {}", address.docker_host()))?;
+        bound.push((address.docker_host(), listener));
+    }
+    let shutdown = Shutdown::new();
+    for (name, listener) in bound {
+        tracing::info!(listener = %name, upstream = %config.upstream, mode = config.mode.as_str(), "listening");
+        tokio::spawn(accept_loop(listener, name, gateway.clone(), shutdown.handle()));
+    }
+    if let Some(first) = config.listen.first() {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "DOCKER_HOST={}", first.docker_host());
+        let _ = out.flush();
+    }
+
+    wait_for_signals(&config, &gateway).await?;
+    tracing::info!(grace = ?config.shutdown_grace, "shutting down");
+    if !shutdown.drain(config.shutdown_grace).await {
+        tracing::warn!("connections were still open after the grace period; closing them");
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Wait for SIGTERM or SIGINT; reload on SIGHUP.
+async fn wait_for_signals(config: &Config, gateway: &Gateway) -> anyhow::Result<()> {
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
+            _ = hangup.recv() => reload(config, gateway),
+        }
+    }
+}
+
+fn reload(config: &Config, gateway: &Gateway) {
+    match load_policy(&config.bundle) {
+        Ok(policy) => {
+            tracing::info!(bundle = %policy.source, revision = %policy.revision, "policy reloaded");
+            gateway.policy.store(Arc::new(policy));
+        }
+        Err(e) => {
+            tracing::error!(reason = "bundle_compile_failed", error = %format!("{e:#}"), "reload failed; the previous policy keeps serving");
+        }
+    }
+}

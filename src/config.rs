@@ -1,0 +1,416 @@
+//! Configuration in two stages: raw settings, then a validated [`Config`].
+//!
+//! Stage one gathers [`Settings`] — every field optional, no I/O beyond reading the file — from
+//! four layers, later ones winning: built-in defaults, the YAML file (`--config`), `SOCKGUARD_*`
+//! environment variables (one per key, named after its path: `socket.mode` is
+//! `SOCKGUARD_SOCKET_MODE`), and command-line flags. Stage two ([`Config::validate`]) parses and
+//! checks every value and reports all problems with the key they came from.
+
+use crate::audit::Destination;
+use crate::policy::Mode;
+use crate::proxy::upstream::Address;
+use crate::proxy::Limits;
+use crate::server::listener::{ListenAddress, SocketOptions};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Raw settings: one layer of configuration.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: Option<Vec<String>>,
+    pub upstream: Option<String>,
+    pub bundle: Option<String>,
+    pub mode: Option<String>,
+    pub audit_log: Option<String>,
+    #[serde(default)]
+    pub socket: SocketSettings,
+    pub allow_insecure_tcp: Option<bool>,
+    pub upstream_timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub shutdown_grace: Option<String>,
+    #[serde(default)]
+    pub limits: LimitSettings,
+    pub log_level: Option<String>,
+}
+
+/// `socket:` — ownership and mode of unix listeners.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SocketSettings {
+    pub mode: Option<String>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+/// `limits:` — sizes of what the proxy may buffer.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub json_body: Option<String>,
+    pub redact_body: Option<String>,
+}
+
+/// The environment variables, by key.
+pub const ENV_KEYS: [&str; 15] = [
+    "SOCKGUARD_LISTEN",
+    "SOCKGUARD_UPSTREAM",
+    "SOCKGUARD_BUNDLE",
+    "SOCKGUARD_MODE",
+    "SOCKGUARD_AUDIT_LOG",
+    "SOCKGUARD_SOCKET_MODE",
+    "SOCKGUARD_SOCKET_OWNER",
+    "SOCKGUARD_SOCKET_GROUP",
+    "SOCKGUARD_ALLOW_INSECURE_TCP",
+    "SOCKGUARD_UPSTREAM_TIMEOUT",
+    "SOCKGUARD_CONNECT_TIMEOUT",
+    "SOCKGUARD_SHUTDOWN_GRACE",
+    "SOCKGUARD_LIMITS_JSON_BODY",
+    "SOCKGUARD_LIMITS_REDACT_BODY",
+    "SOCKGUARD_LOG_LEVEL",
+];
+
+impl Settings {
+    /// Read a YAML configuration file.
+    pub fn from_file(path: &std::path::Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if text.trim().is_empty() {
+            return Ok(Settings::default());
+        }
+        serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Read the `SOCKGUARD_*` variables through `lookup` (`std::env::var` in production).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let get = |key: &str| lookup(key).filter(|v| !v.is_empty());
+        let allow_insecure_tcp = match get("SOCKGUARD_ALLOW_INSECURE_TCP") {
+            None => None,
+            Some(v) => Some(parse_bool(&v).ok_or(format!("SOCKGUARD_ALLOW_INSECURE_TCP: expected true or false, got {v:?}"))?),
+        };
+        Ok(Settings {
+            listen: get("SOCKGUARD_LISTEN").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
+            upstream: get("SOCKGUARD_UPSTREAM"),
+            bundle: get("SOCKGUARD_BUNDLE"),
+            mode: get("SOCKGUARD_MODE"),
+            audit_log: get("SOCKGUARD_AUDIT_LOG"),
+            socket: SocketSettings {
+                mode: get("SOCKGUARD_SOCKET_MODE"),
+                owner: get("SOCKGUARD_SOCKET_OWNER"),
+                group: get("SOCKGUARD_SOCKET_GROUP"),
+            },
+            allow_insecure_tcp,
+            upstream_timeout: get("SOCKGUARD_UPSTREAM_TIMEOUT"),
+            connect_timeout: get("SOCKGUARD_CONNECT_TIMEOUT"),
+            shutdown_grace: get("SOCKGUARD_SHUTDOWN_GRACE"),
+            limits: LimitSettings {
+                json_body: get("SOCKGUARD_LIMITS_JSON_BODY"),
+                redact_body: get("SOCKGUARD_LIMITS_REDACT_BODY"),
+            },
+            log_level: get("SOCKGUARD_LOG_LEVEL"),
+        })
+    }
+
+    /// Lay `over` on top of `self`: every value `over` sets wins.
+    pub fn overlay(self, over: Settings) -> Settings {
+        Settings {
+            listen: over.listen.or(self.listen),
+            upstream: over.upstream.or(self.upstream),
+            bundle: over.bundle.or(self.bundle),
+            mode: over.mode.or(self.mode),
+            audit_log: over.audit_log.or(self.audit_log),
+            socket: SocketSettings {
+                mode: over.socket.mode.or(self.socket.mode),
+                owner: over.socket.owner.or(self.socket.owner),
+                group: over.socket.group.or(self.socket.group),
+            },
+            allow_insecure_tcp: over.allow_insecure_tcp.or(self.allow_insecure_tcp),
+            upstream_timeout: over.upstream_timeout.or(self.upstream_timeout),
+            connect_timeout: over.connect_timeout.or(self.connect_timeout),
+            shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
+            limits: LimitSettings {
+                json_body: over.limits.json_body.or(self.limits.json_body),
+                redact_body: over.limits.redact_body.or(self.limits.redact_body),
+            },
+            log_level: over.log_level.or(self.log_level),
+        }
+    }
+}
+
+/// Where the policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleSource {
+    /// The default bundle compiled into the binary.
+    Embedded,
+    /// A bundle directory.
+    Directory(PathBuf),
+}
+
+/// The validated configuration of `sockguard serve`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: Vec<ListenAddress>,
+    pub upstream: Address,
+    pub bundle: BundleSource,
+    pub mode: Mode,
+    pub audit_log: Destination,
+    pub socket: SocketOptions,
+    pub allow_insecure_tcp: bool,
+    pub upstream_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub limits: Limits,
+    pub log_level: String,
+}
+
+impl Config {
+    /// Validate settings; every problem is reported, each with its key.
+    pub fn validate(settings: Settings) -> Result<Config, Vec<String>> {
+        let mut errors = Problems::default();
+        let listen: Vec<ListenAddress> = settings
+            .listen
+            .unwrap_or_else(|| vec![default_listen()])
+            .iter()
+            .filter_map(|url| errors.take("listen", ListenAddress::parse(url)))
+            .collect();
+        let upstream = errors.take(
+            "upstream",
+            Address::parse(settings.upstream.as_deref().unwrap_or("unix:///var/run/docker.sock")),
+        );
+        let bundle = match settings.bundle.as_deref() {
+            None | Some("" | "embedded:default" | "default") => BundleSource::Embedded,
+            Some(dir) => BundleSource::Directory(PathBuf::from(dir)),
+        };
+        let mode = errors.take(
+            "mode",
+            settings.mode.as_deref().map_or(Ok(Mode::Enforce), |m| {
+                Mode::parse(m).ok_or(format!("expected enforce, warn or audit, got {m:?}"))
+            }),
+        );
+        let audit_log = Destination::parse(settings.audit_log.as_deref().unwrap_or("-"));
+        let socket_mode = errors.take("socket.mode", settings.socket.mode.as_deref().map_or(Ok(0o660), parse_octal_mode));
+        let owner = settings.socket.owner.as_deref().and_then(|o| errors.take("socket.owner", lookup_user(o)));
+        let group = settings.socket.group.as_deref().and_then(|g| errors.take("socket.group", lookup_group(g)));
+        let allow_insecure_tcp = settings.allow_insecure_tcp.unwrap_or(false);
+        let mut duration = |key: &str, value: Option<&str>, default: Duration| {
+            errors.take(key, value.map_or(Ok(default), parse_duration))
+        };
+        let upstream_timeout = duration("upstream_timeout", settings.upstream_timeout.as_deref(), Duration::from_secs(120));
+        let connect_timeout = duration("connect_timeout", settings.connect_timeout.as_deref(), Duration::from_secs(5));
+        let shutdown_grace = duration("shutdown_grace", settings.shutdown_grace.as_deref(), Duration::from_secs(10));
+        let defaults = Limits::default();
+        let json_body = errors.take(
+            "limits.json_body",
+            settings.limits.json_body.as_deref().map_or(Ok(defaults.json_body), parse_size),
+        );
+        let redact_body = errors.take(
+            "limits.redact_body",
+            settings.limits.redact_body.as_deref().map_or(Ok(defaults.redact_body), parse_size),
+        );
+        for address in &listen {
+            if let ListenAddress::Tcp(addr) = address {
+                if !addr.ip().is_loopback() && !allow_insecure_tcp {
+                    errors.0.push(format!(
+                        "listen: tcp://{addr} is not a loopback address; plain TCP exposes the Docker API to the \
+                         network (set allow_insecure_tcp / --allow-insecure-tcp to accept that)"
+                    ));
+                }
+            }
+        }
+        if listen.is_empty() && errors.0.is_empty() {
+            errors.0.push("listen: at least one listener is needed".into());
+        }
+        let built = (|| {
+            Some(Config {
+                listen,
+                upstream: upstream?,
+                bundle,
+                mode: mode?,
+                audit_log,
+                socket: SocketOptions { mode: socket_mode?, owner, group },
+                allow_insecure_tcp,
+                upstream_timeout: upstream_timeout?,
+                connect_timeout: connect_timeout?,
+                shutdown_grace: shutdown_grace?,
+                limits: Limits { json_body: json_body?, redact_body: redact_body? },
+                log_level: settings.log_level.unwrap_or_else(|| "info".into()),
+            })
+        })();
+        match built {
+            Some(config) if errors.0.is_empty() => Ok(config),
+            _ => Err(errors.0),
+        }
+    }
+}
+
+/// Problems found while validating, each prefixed with its key.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn take<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
+    }
+}
+
+/// The default socket: `/run/sockguard/docker.sock` for root, else under `$XDG_RUNTIME_DIR`
+/// (or `/tmp/sockguard-<uid>/`).
+pub fn default_listen() -> String {
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        return "unix:///run/sockguard/docker.sock".into();
+    }
+    match std::env::var("XDG_RUNTIME_DIR") {
+        Ok(dir) if dir.starts_with('/') => format!("unix://{dir}/sockguard.sock"),
+        _ => format!("unix:///tmp/sockguard-{uid}/sockguard.sock"),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `0660` or `660`: an octal permission mode, at most `0777`.
+pub fn parse_octal_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("expected an octal mode such as 0660, got {text:?}"))
+}
+
+/// `30s`, `500ms`, `2m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("expected a duration such as 30s, got {text:?}"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit {other:?} in {text:?}")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// `1048576`, `512KiB`, `1MiB`, `1M`, `2GiB`: a size in bytes (K, M and G are binary).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: usize = number.parse().map_err(|_| format!("expected a size such as 1MiB, got {text:?}"))?;
+    let scale: usize = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "KB" | "k" => 1 << 10,
+        "M" | "MiB" | "MB" => 1 << 20,
+        "G" | "GiB" | "GB" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}")),
+    };
+    value.checked_mul(scale).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn lookup_user(name: &str) -> Result<nix::unistd::Uid, String> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Ok(nix::unistd::Uid::from_raw(id));
+    }
+    match nix::unistd::User::from_name(name) {
+        Ok(Some(user)) => Ok(user.uid),
+        Ok(None) => Err(format!("no such user {name:?}")),
+        Err(e) => Err(format!("cannot look up user {name:?}: {e}")),
+    }
+}
+
+fn lookup_group(name: &str) -> Result<nix::unistd::Gid, String> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Ok(nix::unistd::Gid::from_raw(id));
+    }
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(group)) => Ok(group.gid),
+        Ok(None) => Err(format!("no such group {name:?}")),
+        Err(e) => Err(format!("cannot look up group {name:?}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn layers_override_in_order() {
+        let file: Settings = serde_yaml_ng::from_str(
+            "upstream: unix:///file.sock\nmode: warn\nsocket: {mode: '0600', group: '0'}\nlimits: {json_body: 2MiB}\n",
+        )
+        .unwrap();
+        let env = Settings::from_env(|k| HashMap::from([("SOCKGUARD_MODE", "audit")]).get(k).map(|v| v.to_string())).unwrap();
+        let flags = Settings { upstream: Some("unix:///flag.sock".into()), ..Settings::default() };
+        let config = Config::validate(file.overlay(env).overlay(flags)).unwrap();
+        assert_eq!(config.upstream, Address::Unix("/flag.sock".into()));
+        assert_eq!(config.mode, Mode::Audit);
+        assert_eq!(config.socket.mode, 0o600);
+        assert_eq!(config.socket.group, Some(nix::unistd::Gid::from_raw(0)));
+        assert_eq!(config.limits.json_body, 2 << 20);
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let config = Config::validate(Settings::default()).unwrap();
+        assert_eq!(config.mode, Mode::Enforce);
+        assert_eq!(config.socket.mode, 0o660);
+        assert_eq!(config.bundle, BundleSource::Embedded);
+        assert_eq!(config.upstream, Address::Unix("/var/run/docker.sock".into()));
+        assert!(matches!(config.listen[0], ListenAddress::Unix(_)));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let settings = Settings {
+            mode: Some("loud".into()),
+            upstream: Some("http://x".into()),
+            shutdown_grace: Some("10 parsecs".into()),
+            socket: SocketSettings { mode: Some("999".into()), ..SocketSettings::default() },
+            ..Settings::default()
+        };
+        let errors = Config::validate(settings).unwrap_err();
+        for key in ["mode:", "upstream:", "shutdown_grace:", "socket.mode:"] {
+            assert!(errors.iter().any(|e| e.starts_with(key)), "{key} missing from {errors:?}");
+        }
+    }
+
+    #[test]
+    fn public_tcp_needs_an_explicit_flag() {
+        let public = Settings { listen: Some(vec!["tcp://0.0.0.0:2375".into()]), ..Settings::default() };
+        assert!(Config::validate(public.clone()).is_err());
+        let allowed = Settings { allow_insecure_tcp: Some(true), ..public };
+        assert!(Config::validate(allowed).is_ok());
+        let loopback = Settings { listen: Some(vec!["tcp://127.0.0.1:2375".into()]), ..Settings::default() };
+        assert!(Config::validate(loopback).is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        assert!(serde_yaml_ng::from_str::<Settings>("upstrem: x").is_err());
+    }
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("5y").is_err());
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("1TB").is_err());
+        assert_eq!(parse_octal_mode("0660"), Ok(0o660));
+        assert_eq!(parse_octal_mode("600"), Ok(0o600));
+        assert!(parse_octal_mode("0888").is_err());
+    }
+}

@@ -1,0 +1,250 @@
+//! Policy bundles: the Rego modules, data and manifest a policy is compiled from.
+//!
+//! A bundle is an OPA-style directory: `.manifest` (JSON: `revision`, `roots`, `entrypoint`),
+//! `*.rego` policies, `*_test.rego` tests, `data.json` / `data.yaml` documents mounted at the path
+//! of their directory (`a/b/data.json` is `data.a.b`), and `*.cases.yaml` request cases. The
+//! default bundle in `policies/default/` is compiled into the binary so that `sockguard serve`
+//! works with no configuration. Signed and remote bundles build on this type.
+
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// The entrypoint evaluated when a manifest names none.
+pub const DEFAULT_ENTRYPOINT: &str = "data.sockguard.decision";
+
+/// One source file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Path relative to the bundle root, with `/` separators.
+    pub path: String,
+    pub text: String,
+}
+
+/// A loaded bundle, not yet compiled.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Where it came from (a directory path, or `embedded:default`).
+    pub source: String,
+    pub revision: String,
+    /// The rule evaluated per request, as a `data.` path.
+    pub entrypoint: String,
+    pub modules: Vec<SourceFile>,
+    pub tests: Vec<SourceFile>,
+    pub cases: Vec<SourceFile>,
+    pub data: Value,
+}
+
+/// Why a bundle could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: invalid manifest: {message}")]
+    Manifest { path: String, message: String },
+    #[error("{path}: invalid data document: {message}")]
+    Data { path: String, message: String },
+    #[error("{0}: the bundle holds no .rego policy")]
+    Empty(String),
+}
+
+impl Bundle {
+    /// Load a bundle directory.
+    pub fn from_dir(dir: &Path) -> Result<Bundle, BundleError> {
+        let mut files = Vec::new();
+        collect(dir, dir, &mut files)?;
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Bundle::from_files(&dir.display().to_string(), files)
+    }
+
+    /// Build a bundle from its files (paths relative to the root).
+    pub fn from_files(source: &str, files: Vec<SourceFile>) -> Result<Bundle, BundleError> {
+        let mut bundle = Bundle {
+            source: source.to_owned(),
+            revision: String::new(),
+            entrypoint: DEFAULT_ENTRYPOINT.to_owned(),
+            modules: Vec::new(),
+            tests: Vec::new(),
+            cases: Vec::new(),
+            data: Value::Object(Map::new()),
+        };
+        for file in files {
+            let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+            if name == ".manifest" {
+                bundle.read_manifest(&file)?;
+            } else if name.ends_with("_test.rego") {
+                bundle.tests.push(file);
+            } else if name.ends_with(".rego") {
+                bundle.modules.push(file);
+            } else if name.ends_with(".cases.yaml") || name.ends_with(".cases.yml") {
+                bundle.cases.push(file);
+            } else if matches!(name, "data.json" | "data.yaml" | "data.yml") {
+                bundle.mount_data(&file)?;
+            }
+        }
+        if bundle.modules.is_empty() {
+            return Err(BundleError::Empty(bundle.source));
+        }
+        Ok(bundle)
+    }
+
+    /// The default bundle compiled into the binary (`policies/default/`).
+    pub fn embedded_default() -> Result<Bundle, BundleError> {
+        let files = EMBEDDED_DEFAULT
+            .iter()
+            .map(|(path, text)| SourceFile { path: (*path).to_owned(), text: (*text).to_owned() })
+            .collect();
+        Bundle::from_files("embedded:default", files)
+    }
+
+    fn read_manifest(&mut self, file: &SourceFile) -> Result<(), BundleError> {
+        let err = |message: String| BundleError::Manifest { path: file.path.clone(), message };
+        let manifest: Value = serde_json::from_str(&file.text).map_err(|e| err(e.to_string()))?;
+        if let Some(revision) = manifest.get("revision") {
+            self.revision = revision.as_str().ok_or_else(|| err("revision must be a string".into()))?.to_owned();
+        }
+        if let Some(entry) = manifest.get("entrypoint") {
+            let entry = entry.as_str().ok_or_else(|| err("entrypoint must be a string".into()))?;
+            self.entrypoint = normalize_entrypoint(entry).ok_or_else(|| err(format!("bad entrypoint {entry:?}")))?;
+        }
+        Ok(())
+    }
+
+    fn mount_data(&mut self, file: &SourceFile) -> Result<(), BundleError> {
+        let err = |message: String| BundleError::Data { path: file.path.clone(), message };
+        let value: Value = if file.path.ends_with(".json") {
+            serde_json::from_str(&file.text).map_err(|e| err(e.to_string()))?
+        } else {
+            serde_yaml_ng::from_str(&file.text).map_err(|e| err(e.to_string()))?
+        };
+        let mut node = &mut self.data;
+        let dirs: Vec<&str> = file.path.split('/').collect();
+        for dir in dirs.iter().take(dirs.len().saturating_sub(1)) {
+            let Value::Object(map) = node else { return Err(err("conflicting data paths".into())) };
+            node = map.entry((*dir).to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        }
+        merge(node, value).map_err(err)
+    }
+}
+
+/// Accept `sockguard/decision`, `sockguard.decision` or `data.sockguard.decision`.
+pub fn normalize_entrypoint(entry: &str) -> Option<String> {
+    let dotted = entry.trim_matches('/').replace('/', ".");
+    let dotted = dotted.strip_prefix("data.").unwrap_or(&dotted).to_owned();
+    let valid = !dotted.is_empty()
+        && dotted.split('.').all(|p| {
+            let mut c = p.chars();
+            matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+                && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        });
+    valid.then(|| format!("data.{dotted}"))
+}
+
+fn merge(into: &mut Value, value: Value) -> Result<(), String> {
+    match (into, value) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => merge(existing, v)?,
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+            Ok(())
+        }
+        (slot @ Value::Object(_), v) if slot.as_object().is_some_and(Map::is_empty) => {
+            *slot = v;
+            Ok(())
+        }
+        _ => Err("two data documents set the same path".into()),
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), BundleError> {
+    let read_err = |path: &Path, source| BundleError::Read { path: path.to_owned(), source };
+    let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| read_err(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| read_err(&path, e))?;
+        if kind.is_dir() {
+            collect(root, &path, out)?;
+        } else if kind.is_file() {
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let name = rel.rsplit('/').next().unwrap_or(&rel);
+            let wanted = name == ".manifest"
+                || name.ends_with(".rego")
+                || name.ends_with(".cases.yaml")
+                || name.ends_with(".cases.yml")
+                || matches!(name, "data.json" | "data.yaml" | "data.yml");
+            if wanted {
+                let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
+                out.push(SourceFile { path: rel, text });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The files of `policies/default/`, compiled in.
+const EMBEDDED_DEFAULT: &[(&str, &str)] = &[
+    (".manifest", include_str!("../../policies/default/.manifest")),
+    ("sockguard/decision.rego", include_str!("../../policies/default/sockguard/decision.rego")),
+    ("sockguard/actions.rego", include_str!("../../policies/default/sockguard/actions.rego")),
+    ("sockguard/decision_test.rego", include_str!("../../policies/default/sockguard/decision_test.rego")),
+    ("sockguard/default.cases.yaml", include_str!("../../policies/default/sockguard/default.cases.yaml")),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, text: &str) -> SourceFile {
+        SourceFile { path: path.into(), text: text.into() }
+    }
+
+    #[test]
+    fn sorts_files_by_role_and_mounts_data_at_its_directory() {
+        let b = Bundle::from_files(
+            "t",
+            vec![
+                file(".manifest", r#"{"revision":"r7","entrypoint":"acme/decision"}"#),
+                file("acme/p.rego", "package acme"),
+                file("acme/p_test.rego", "package acme"),
+                file("acme/limits/data.yaml", "prefixes: [/srv]"),
+                file("data.json", r#"{"top": 1}"#),
+                file("acme/x.cases.yaml", "cases: []"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(b.revision, "r7");
+        assert_eq!(b.entrypoint, "data.acme.decision");
+        assert_eq!(b.modules.len(), 1);
+        assert_eq!(b.tests.len(), 1);
+        assert_eq!(b.cases.len(), 1);
+        assert_eq!(b.data, serde_json::json!({"top": 1, "acme": {"limits": {"prefixes": ["/srv"]}}}));
+    }
+
+    #[test]
+    fn refuses_bad_manifests_and_empty_bundles() {
+        assert!(Bundle::from_files("t", vec![file(".manifest", "{"), file("a.rego", "package a")]).is_err());
+        assert!(Bundle::from_files("t", vec![file(".manifest", r#"{"entrypoint":"a b"}"#), file("a.rego", "package a")]).is_err());
+        assert!(matches!(Bundle::from_files("t", vec![]), Err(BundleError::Empty(_))));
+    }
+
+    #[test]
+    fn entrypoints_normalize() {
+        assert_eq!(normalize_entrypoint("sockguard/decision").as_deref(), Some("data.sockguard.decision"));
+        assert_eq!(normalize_entrypoint("data.x.y").as_deref(), Some("data.x.y"));
+        assert_eq!(normalize_entrypoint(""), None);
+        assert_eq!(normalize_entrypoint("x..y"), None);
+    }
+
+    #[test]
+    fn the_embedded_default_bundle_loads() {
+        let b = Bundle::embedded_default().unwrap();
+        assert_eq!(b.entrypoint, DEFAULT_ENTRYPOINT);
+        assert!(!b.revision.is_empty());
+        assert!(!b.tests.is_empty());
+    }
+}
