@@ -106,7 +106,9 @@ pub fn configure(args: &ServeArgs) -> anyhow::Result<Config> {
         Some(path) => Settings::from_file(path).map_err(anyhow::Error::msg)?,
         None => Settings::default(),
     };
-    let env = Settings::from_env(|key| std::env::var(key).ok()).map_err(anyhow::Error::msg)?;
+    let mut env = Settings::from_env(|key| std::env::var(key).ok()).map_err(anyhow::Error::msg)?;
+    // RUST_LOG is the usual way to set a tracing filter; SOCKGUARD_LOG_LEVEL and the flag win.
+    env.log_level = env.log_level.or_else(|| std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty()));
     Config::validate(file.overlay(env).overlay(args.settings()))
         .map_err(|errors| anyhow::anyhow!("invalid configuration:\n  {}", errors.join("\n  ")))
 }
@@ -121,7 +123,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Load and compile the bundle a source names.

@@ -52,12 +52,12 @@ impl Bundle {
     pub fn from_dir(dir: &Path) -> Result<Bundle, BundleError> {
         let mut files = Vec::new();
         collect(dir, dir, &mut files)?;
-        files.sort_by(|a, b| a.path.cmp(&b.path));
         Bundle::from_files(&dir.display().to_string(), files)
     }
 
     /// Build a bundle from its files (paths relative to the root).
-    pub fn from_files(source: &str, files: Vec<SourceFile>) -> Result<Bundle, BundleError> {
+    pub fn from_files(source: &str, mut files: Vec<SourceFile>) -> Result<Bundle, BundleError> {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         let mut bundle = Bundle {
             source: source.to_owned(),
             revision: String::new(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 
 import pytest
 
@@ -36,7 +35,7 @@ def test_non_enforcing_mode_forwards_and_records_would_deny(start_sockguard, rea
             real.containers.get(name).remove(force=True)
 
 
-def test_enforce_is_the_default_mode(start_sockguard, real):
+def test_enforce_mode_denies(start_sockguard, real):
     sg = start_sockguard(bundle=None, mode="enforce")
     name = config.unique_name("mode-enforce")
     r = cli.docker(sg.host, "create", "--name", name, config.TEST_IMAGE, "true")

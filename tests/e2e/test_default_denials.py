@@ -3,8 +3,6 @@ sockguard's error in the client's own output, and nothing reaches the engine."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 
 import docker
 import pytest

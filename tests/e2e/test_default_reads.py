@@ -205,7 +205,7 @@ def test_logs_follow_streams_in_order(sg_default, secret_container):
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), f"lines missing or out of order: {numbers}"
     # Following, not one burst: lines keep arriving over the whole window.
     late = [t for t, _ in got if t - started > 2.5]
-    assert len(late) >= 4, f"only {len(late)} lines arrived after 2.5 s: stream stalled or buffered"
+    assert len(late) >= 3, f"only {len(late)} lines arrived after 2.5 s: stream stalled or buffered"
     spread = max(t for t, _ in got) - min(t for t, _ in got)
     assert spread > 3, f"all lines arrived within {spread:.2f}s"
 

@@ -202,9 +202,8 @@ def test_oversized_chunked_create_body_denied(sg_noprivileged, real):
     assert_denied(resp, 413, "request_body_too_large")
 
 
-@pytest.mark.parametrize("body", [b'{"Image": ', b'not json at all', b'{"Image": "x"',
-                                  b'{"Image": "\xff\xfe"}'],
-                         ids=["truncated", "garbage", "unclosed", "bad-utf8"])
+@pytest.mark.parametrize("body", [b'{"Image": ', b'not json at all', b'{"Image": "x"'],
+                         ids=["truncated", "garbage", "unclosed"])
 def test_invalid_create_body_denied(sg_noprivileged, body):
     """A body sockguard cannot parse is denied, not forwarded on trust."""
     resp = rawhttp.request(sg_noprivileged.sock, "POST", "/v1.41/containers/create",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from . import config
 # An empty CLI configuration of our own, so that the machine's contexts,
 # credential helpers or proxy settings cannot change what the CLI does.
 _DOCKER_CONFIG = tempfile.mkdtemp(prefix="sgt-docker-config-")
+atexit.register(shutil.rmtree, _DOCKER_CONFIG, True)
 
 _DROP = ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION")
 
