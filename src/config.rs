@@ -86,7 +86,9 @@ impl Settings {
         let get = |key: &str| lookup(key).filter(|v| !v.is_empty());
         let allow_insecure_tcp = match get("SOCKGUARD_ALLOW_INSECURE_TCP") {
             None => None,
-            Some(v) => Some(parse_bool(&v).ok_or(format!("SOCKGUARD_ALLOW_INSECURE_TCP: expected true or false, got {v:?}"))?),
+            Some(v) => {
+                Some(parse_bool(&v).ok_or(format!("SOCKGUARD_ALLOW_INSECURE_TCP: expected true or false, got {v:?}"))?)
+            }
         };
         Ok(Settings {
             listen: get("SOCKGUARD_LISTEN").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
@@ -173,10 +175,8 @@ impl Config {
             .iter()
             .filter_map(|url| errors.take("listen", ListenAddress::parse(url)))
             .collect();
-        let upstream = errors.take(
-            "upstream",
-            Address::parse(settings.upstream.as_deref().unwrap_or("unix:///var/run/docker.sock")),
-        );
+        let upstream = errors
+            .take("upstream", Address::parse(settings.upstream.as_deref().unwrap_or("unix:///var/run/docker.sock")));
         let bundle = match settings.bundle.as_deref() {
             None | Some("" | "embedded:default" | "default") => BundleSource::Embedded,
             Some(dir) => BundleSource::Directory(PathBuf::from(dir)),
@@ -188,21 +188,21 @@ impl Config {
             }),
         );
         let audit_log = Destination::parse(settings.audit_log.as_deref().unwrap_or("-"));
-        let socket_mode = errors.take("socket.mode", settings.socket.mode.as_deref().map_or(Ok(0o660), parse_octal_mode));
+        let socket_mode =
+            errors.take("socket.mode", settings.socket.mode.as_deref().map_or(Ok(0o660), parse_octal_mode));
         let owner = settings.socket.owner.as_deref().and_then(|o| errors.take("socket.owner", lookup_user(o)));
         let group = settings.socket.group.as_deref().and_then(|g| errors.take("socket.group", lookup_group(g)));
         let allow_insecure_tcp = settings.allow_insecure_tcp.unwrap_or(false);
         let mut duration = |key: &str, value: Option<&str>, default: Duration| {
             errors.take(key, value.map_or(Ok(default), parse_duration))
         };
-        let upstream_timeout = duration("upstream_timeout", settings.upstream_timeout.as_deref(), Duration::from_secs(120));
+        let upstream_timeout =
+            duration("upstream_timeout", settings.upstream_timeout.as_deref(), Duration::from_secs(120));
         let connect_timeout = duration("connect_timeout", settings.connect_timeout.as_deref(), Duration::from_secs(5));
         let shutdown_grace = duration("shutdown_grace", settings.shutdown_grace.as_deref(), Duration::from_secs(10));
         let defaults = Limits::default();
-        let json_body = errors.take(
-            "limits.json_body",
-            settings.limits.json_body.as_deref().map_or(Ok(defaults.json_body), parse_size),
-        );
+        let json_body = errors
+            .take("limits.json_body", settings.limits.json_body.as_deref().map_or(Ok(defaults.json_body), parse_size));
         let redact_body = errors.take(
             "limits.redact_body",
             settings.limits.redact_body.as_deref().map_or(Ok(defaults.redact_body), parse_size),
@@ -348,7 +348,8 @@ mod tests {
             "upstream: unix:///file.sock\nmode: warn\nsocket: {mode: '0600', group: '0'}\nlimits: {json_body: 2MiB}\n",
         )
         .unwrap();
-        let env = Settings::from_env(|k| HashMap::from([("SOCKGUARD_MODE", "audit")]).get(k).map(|v| v.to_string())).unwrap();
+        let env =
+            Settings::from_env(|k| HashMap::from([("SOCKGUARD_MODE", "audit")]).get(k).map(|v| v.to_string())).unwrap();
         let flags = Settings { upstream: Some("unix:///flag.sock".into()), ..Settings::default() };
         let config = Config::validate(file.overlay(env).overlay(flags)).unwrap();
         assert_eq!(config.upstream, Address::Unix("/flag.sock".into()));

@@ -39,7 +39,12 @@ impl Denial {
 
     /// A denial produced by sockguard itself.
     pub fn because(reason: Reason, message: impl Into<String>) -> Denial {
-        Denial { status: reason.status(), code: Cow::Borrowed(reason.code()), message: message.into(), reason: Some(reason) }
+        Denial {
+            status: reason.status(),
+            code: Cow::Borrowed(reason.code()),
+            message: message.into(),
+            reason: Some(reason),
+        }
     }
 
     /// Whether the audit log records this as `error` (something is broken) rather than `deny`.
@@ -101,7 +106,11 @@ mod tests {
 
     #[tokio::test]
     async fn renders_the_engine_error_shape() {
-        let d = Denial::by_policy(Some("privileged_container".into()), Some("privileged containers are not allowed".into()), StatusCode::FORBIDDEN);
+        let d = Denial::by_policy(
+            Some("privileged_container".into()),
+            Some("privileged containers are not allowed".into()),
+            StatusCode::FORBIDDEN,
+        );
         let response = d.response("b3f1");
         assert_eq!(response.status(), 403);
         assert_eq!(response.headers()[REQUEST_ID_HEADER], "b3f1");

@@ -46,12 +46,10 @@ pub struct Client {
 impl Client {
     /// Identify the peer of an accepted unix-socket connection.
     pub fn from_unix(listener: &str, stream: &impl AsFd) -> Client {
-        let unix = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials)
-            .ok()
-            .map(|cred| {
-                let pid = (cred.pid() > 0).then_some(cred.pid());
-                UnixPeer { uid: cred.uid(), gid: cred.gid(), pid, exe: pid.and_then(executable) }
-            });
+        let unix = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).ok().map(|cred| {
+            let pid = (cred.pid() > 0).then_some(cred.pid());
+            UnixPeer { uid: cred.uid(), gid: cred.gid(), pid, exe: pid.and_then(executable) }
+        });
         Client { listener: listener.to_owned(), transport: Transport::Unix, unix, ip: None }
     }
 

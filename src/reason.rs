@@ -91,9 +91,9 @@ impl Reason {
     pub const fn status(self) -> StatusCode {
         match self {
             Reason::RequestBodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Reason::RequestBodyInvalid
-            | Reason::RequestBodyAmbiguous
-            | Reason::RequestPathAmbiguous => StatusCode::BAD_REQUEST,
+            Reason::RequestBodyInvalid | Reason::RequestBodyAmbiguous | Reason::RequestPathAmbiguous => {
+                StatusCode::BAD_REQUEST
+            }
             Reason::ImageUntrusted => StatusCode::FORBIDDEN,
             Reason::ResourceHidden => StatusCode::NOT_FOUND,
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,

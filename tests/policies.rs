@@ -39,7 +39,13 @@ fn rego_tests_of_every_bundle_pass() {
         let (bundle, policy) = compile(&dir);
         for test in rego_tests::discover(&bundle.tests) {
             let status = rego_tests::run(&policy, &test);
-            assert!(matches!(status, Status::Pass | Status::Skip), "{}:{} {}: {status:?}", test.file, test.line, test.path);
+            assert!(
+                matches!(status, Status::Pass | Status::Skip),
+                "{}:{} {}: {status:?}",
+                test.file,
+                test.line,
+                test.path
+            );
             ran += 1;
         }
     }
@@ -60,7 +66,11 @@ fn request_cases_pass_on_the_vm_and_the_interpreter_alike() {
                 let vm = run_case(&policy, case, base, Path::Serving, &Limits::default());
                 let interpreted = run_case(&policy, case, base, Path::Interpreter, &Limits::default());
                 assert!(vm.failures.is_empty(), "{}: {}: {:?}", file.path, case.name, vm.failures);
-                assert_eq!(vm.observed, interpreted.observed, "{}: {}: VM and interpreter disagree", file.path, case.name);
+                assert_eq!(
+                    vm.observed, interpreted.observed,
+                    "{}: {}: VM and interpreter disagree",
+                    file.path, case.name
+                );
                 ran += 1;
             }
         }

@@ -54,7 +54,10 @@ async fn a_slow_engine_gives_504_but_long_actions_are_never_cut() {
     let (engine_path, engine_url) = upstream(dir.path());
     let (_engine, _) = start_engine(&engine_path);
     let permissive = repo("tests/bundles/permissive");
-    let sg = Sockguard::start(dir.path(), &["--upstream", &engine_url, "--upstream-timeout", "300ms", "--bundle", &permissive]);
+    let sg = Sockguard::start(
+        dir.path(),
+        &["--upstream", &engine_url, "--upstream-timeout", "300ms", "--bundle", &permissive],
+    );
     let socket = sg.socket.clone();
 
     let started = Instant::now();
@@ -79,7 +82,8 @@ async fn bodies_over_the_cap_are_refused_whole_or_chunked_and_never_forwarded() 
     let (engine_path, engine_url) = upstream(dir.path());
     let (_engine, seen) = start_engine(&engine_path);
     let permissive = repo("tests/bundles/permissive");
-    let sg = Sockguard::start(dir.path(), &["--upstream", &engine_url, "--bundle", &permissive, "--max-json-body", "64KiB"]);
+    let sg =
+        Sockguard::start(dir.path(), &["--upstream", &engine_url, "--bundle", &permissive, "--max-json-body", "64KiB"]);
     let socket = sg.socket.clone();
 
     let big = format!(r#"{{"Image":"busybox","Env":["X={}"]}}"#, "a".repeat(100 << 10));
@@ -176,7 +180,8 @@ async fn sigterm_lets_a_request_in_flight_finish_then_removes_the_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_policies_fail_closed() {
-    for (bundle, code) in [("tests/bundles/erroring", "policy_error"), ("tests/bundles/undefined", "policy_undefined")] {
+    for (bundle, code) in [("tests/bundles/erroring", "policy_error"), ("tests/bundles/undefined", "policy_undefined")]
+    {
         let dir = tempfile::tempdir().unwrap();
         let (engine_path, engine_url) = upstream(dir.path());
         let (_engine, seen) = start_engine(&engine_path);
@@ -201,7 +206,8 @@ async fn the_config_file_and_environment_are_read_and_flags_win() {
     let config_arg = config.display().to_string();
     let sg = Sockguard::start_with_env(dir.path(), &["--config", &config_arg], &[("SOCKGUARD_MODE", "audit")]);
     let socket = sg.socket.clone();
-    let mode = std::fs::metadata(&socket).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap();
+    let mode =
+        std::fs::metadata(&socket).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap();
     assert_eq!(mode, 0o600);
     let reply = blocking(move || send(&socket, "POST", "/v1.41/containers/create", br#"{"Image":"busybox"}"#)).await;
     assert_eq!(reply.status, 200, "audit mode forwards a write the default policy denies");

@@ -204,8 +204,5 @@ fn body_schemas_match_the_specifications() {
         std::fs::write(&file, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&file).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "{SCHEMA_FILE} is out of date: run UPDATE_SCHEMAS=1 cargo test --test spec"
-    );
+    assert!(committed == generated, "{SCHEMA_FILE} is out of date: run UPDATE_SCHEMAS=1 cargo test --test spec");
 }

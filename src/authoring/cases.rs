@@ -143,7 +143,14 @@ pub fn run_case(policy: &Policy, case: &Case, base: &std::path::Path, path: Path
         Err(e) => {
             return CaseResult {
                 name: case.name.clone(),
-                observed: Observed { allow: false, code: None, message: None, redacted: vec![], input: None, decision: None },
+                observed: Observed {
+                    allow: false,
+                    code: None,
+                    message: None,
+                    redacted: vec![],
+                    input: None,
+                    decision: None,
+                },
                 failures: vec![format!("the case itself is invalid: {e}")],
             }
         }
@@ -152,7 +159,13 @@ pub fn run_case(policy: &Policy, case: &Case, base: &std::path::Path, path: Path
     CaseResult { name: case.name.clone(), observed, failures }
 }
 
-fn observe(policy: &Policy, case: &Case, base: &std::path::Path, path: Path, limits: &Limits) -> Result<Observed, String> {
+fn observe(
+    policy: &Policy,
+    case: &Case,
+    base: &std::path::Path,
+    path: Path,
+    limits: &Limits,
+) -> Result<Observed, String> {
     let request = &case.request;
     let body: Option<Vec<u8>> = match (&request.body, &request.body_raw, &request.body_file) {
         (Some(json), None, None) => Some(serde_json::to_vec(json).map_err(|e| e.to_string())?),
@@ -200,7 +213,8 @@ fn observe(policy: &Policy, case: &Case, base: &std::path::Path, path: Path, lim
         }
         Some(bytes) => BodyInput::Streamed(u64::try_from(bytes.len()).ok()),
     };
-    let subject = Subject { request: &classified, headers: &headers, body: body_input, client: &client, request_id: "case" };
+    let subject =
+        Subject { request: &classified, headers: &headers, body: body_input, client: &client, request_id: "case" };
     let judgement = judge(policy, subject, Mode::Enforce, path);
     let input = judgement.input.map(|i| i.value);
     Ok(match judgement.verdict {
@@ -208,7 +222,9 @@ fn observe(policy: &Policy, case: &Case, base: &std::path::Path, path: Path, lim
         Verdict::Forward(permit) => {
             let (allow, code, message) = match permit.outcome() {
                 crate::policy::Outcome::Allowed { code, message } => (true, code.clone(), message.clone()),
-                crate::policy::Outcome::WouldDeny { code, message, .. } => (false, Some(code.clone()), Some(message.clone())),
+                crate::policy::Outcome::WouldDeny { code, message, .. } => {
+                    (false, Some(code.clone()), Some(message.clone()))
+                }
             };
             let redacted = permit.redact().iter().map(|p| p.text.clone()).collect();
             Observed { allow, code, message, redacted, input, decision: judgement.decision }
@@ -266,8 +282,13 @@ mod tests {
 
     #[test]
     fn cases_files_refuse_unknown_keys() {
-        assert!(CaseFile::parse("cases:\n  - name: x\n    request: {method: GET, path: /}\n    expect: {alow: true}\n").is_err());
-        let ok = CaseFile::parse("cases:\n  - name: x\n    request: {method: GET, path: /}\n    expect: {allow: true}\n").unwrap();
+        assert!(CaseFile::parse(
+            "cases:\n  - name: x\n    request: {method: GET, path: /}\n    expect: {alow: true}\n"
+        )
+        .is_err());
+        let ok =
+            CaseFile::parse("cases:\n  - name: x\n    request: {method: GET, path: /}\n    expect: {allow: true}\n")
+                .unwrap();
         assert_eq!(ok.cases.len(), 1);
     }
 }

@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn discovers_runs_and_skips() {
         let files = vec![
-            SourceFile { path: "p.rego".into(), text: "package p\nimport rego.v1\ndecision := {\"allow\": input.ok == true}\n".into() },
+            SourceFile {
+                path: "p.rego".into(),
+                text: "package p\nimport rego.v1\ndecision := {\"allow\": input.ok == true}\n".into(),
+            },
             SourceFile {
                 path: "p_test.rego".into(),
                 text: "package p\nimport rego.v1\n\
@@ -85,10 +88,14 @@ mod tests {
         ];
         let mut bundle = Bundle::from_files("t", files).unwrap();
         bundle.entrypoint = "data.p.decision".into();
-        let policy = Policy::compile(&bundle, CompileOptions { with_tests: true, ..CompileOptions::default() }).unwrap();
+        let policy =
+            Policy::compile(&bundle, CompileOptions { with_tests: true, ..CompileOptions::default() }).unwrap();
         let tests = discover(&bundle.tests);
         let names: Vec<&str> = tests.iter().map(|t| t.path.as_str()).collect();
-        assert_eq!(names, ["data.p.test_allows", "data.p.test_denies_wrongly", "data.p.test_undefined", "data.p.todo_test_later"]);
+        assert_eq!(
+            names,
+            ["data.p.test_allows", "data.p.test_denies_wrongly", "data.p.test_undefined", "data.p.todo_test_later"]
+        );
         assert_eq!(tests[1].line, 4);
         let statuses: Vec<Status> = tests.iter().map(|t| run(&policy, t)).collect();
         assert_eq!(statuses[0], Status::Pass);

@@ -218,8 +218,7 @@ mod tests {
 
     #[test]
     fn list_items_fold_with_their_item_shape() {
-        let v = create(r#"{"hostconfig":{"mounts":[{"type":"bind","source":"/","target":"/h"}]}}"#)
-            .unwrap();
+        let v = create(r#"{"hostconfig":{"mounts":[{"type":"bind","source":"/","target":"/h"}]}}"#).unwrap();
         assert_eq!(v, json!({"HostConfig": {"Mounts": [{"Type": "bind", "Source": "/", "Target": "/h"}]}}));
     }
 

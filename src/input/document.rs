@@ -95,8 +95,7 @@ pub fn build(
     let bind_mounts = if body_value.is_null() { Vec::new() } else { bind_mounts(request.action, &body_value) };
     let resource = resource(request, &body_value);
     let target = &request.target;
-    let query: Map<String, Value> =
-        target.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let query: Map<String, Value> = target.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let value = json!({
         "version": INPUT_VERSION,
         "request": {
@@ -244,8 +243,14 @@ mod tests {
 
     #[test]
     fn resources_come_from_path_query_or_body() {
-        assert_eq!(doc("GET", "/images/library/busybox:1/json", None)["request"]["resource"]["name"], "library/busybox:1");
-        assert_eq!(doc("POST", "/images/create?fromImage=busybox&tag=1.36", None)["request"]["resource"]["name"], "busybox:1.36");
+        assert_eq!(
+            doc("GET", "/images/library/busybox:1/json", None)["request"]["resource"]["name"],
+            "library/busybox:1"
+        );
+        assert_eq!(
+            doc("POST", "/images/create?fromImage=busybox&tag=1.36", None)["request"]["resource"]["name"],
+            "busybox:1.36"
+        );
         assert_eq!(doc("POST", "/images/create?fromSrc=-", None)["request"]["action"], "image.import");
         assert_eq!(doc("POST", "/volumes/create", Some(r#"{"name":"v1"}"#))["request"]["resource"]["name"], "v1");
         assert_eq!(doc("GET", "/nope", None)["request"]["action"], "unknown");

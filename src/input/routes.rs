@@ -122,6 +122,7 @@ pub struct RouteMatch<'a> {
     pub param: Option<&'a str>,
 }
 
+#[allow(clippy::too_many_arguments)] // a table row: every column is one argument
 const fn r(
     method: &'static str,
     prefix: &'static str,
@@ -172,13 +173,31 @@ pub static ROUTES: &[Route] = &[
     long(r("GET", "/containers/", Any, "/attach/ws", "container.attach.ws", K::Container, PathId, NO)),
     r("GET", "/exec/", Any, "/json", "exec.inspect", K::Exec, PathId, NO),
     long(r("GET", "/containers/", Any, "/archive", "container.archive.get", K::Container, PathId, NO)),
-    r("POST", "/containers/create", NP, "", "container.create", K::Container, QueryName("name"), Json("ContainerCreate")),
+    r(
+        "POST",
+        "/containers/create",
+        NP,
+        "",
+        "container.create",
+        K::Container,
+        QueryName("name"),
+        Json("ContainerCreate"),
+    ),
     long(r("POST", "/containers/", Any, "/kill", "container.kill", K::Container, PathId, NO)),
     r("POST", "/containers/", Any, "/pause", "container.pause", K::Container, PathId, NO),
     r("POST", "/containers/", Any, "/unpause", "container.unpause", K::Container, PathId, NO),
     long(r("POST", "/containers/", Any, "/restart", "container.restart", K::Container, PathId, NO)),
     // API < 1.24 accepted a HostConfig in the start body; the engine still honours old versions.
-    long(r("POST", "/containers/", Any, "/start", "container.start", K::Container, PathId, Json("ContainerStartLegacy"))),
+    long(r(
+        "POST",
+        "/containers/",
+        Any,
+        "/start",
+        "container.start",
+        K::Container,
+        PathId,
+        Json("ContainerStartLegacy"),
+    )),
     long(r("POST", "/containers/", Any, "/stop", "container.stop", K::Container, PathId, NO)),
     long(r("POST", "/containers/", Any, "/wait", "container.wait", K::Container, PathId, NO)),
     r("POST", "/containers/", Any, "/resize", "container.resize", K::Container, PathId, NO),
@@ -304,9 +323,7 @@ impl Route {
 
 /// Find the first route that matches `method` and the canonical path, as the engine would.
 pub fn match_route<'a>(method: &str, path: &'a str) -> Option<RouteMatch<'a>> {
-    ROUTES.iter().find_map(|route| {
-        route.matches(method, path).map(|param| RouteMatch { route, param })
-    })
+    ROUTES.iter().find_map(|route| route.matches(method, path).map(|param| RouteMatch { route, param }))
 }
 
 /// Actions whose name depends on the query: `POST /images/create` pulls an image, or imports
@@ -380,11 +397,7 @@ mod tests {
     #[test]
     fn action_names_are_dotted_snake_case() {
         for route in ROUTES {
-            assert!(
-                route.action.split('.').all(crate::reason::is_valid_code),
-                "{}",
-                route.action
-            );
+            assert!(route.action.split('.').all(crate::reason::is_valid_code), "{}", route.action);
         }
     }
 }

@@ -80,10 +80,8 @@ impl Schemas {
     pub fn parse(json: &str) -> Result<Schemas, String> {
         let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
         let object = value.as_object().ok_or("the schema file is not an object")?;
-        let bodies = object
-            .iter()
-            .map(|(op, shape)| Ok((op.clone(), decode(shape)?)))
-            .collect::<Result<_, String>>()?;
+        let bodies =
+            object.iter().map(|(op, shape)| Ok((op.clone(), decode(shape)?))).collect::<Result<_, String>>()?;
         Ok(Schemas { bodies })
     }
 

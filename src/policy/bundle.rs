@@ -228,7 +228,11 @@ mod tests {
     #[test]
     fn refuses_bad_manifests_and_empty_bundles() {
         assert!(Bundle::from_files("t", vec![file(".manifest", "{"), file("a.rego", "package a")]).is_err());
-        assert!(Bundle::from_files("t", vec![file(".manifest", r#"{"entrypoint":"a b"}"#), file("a.rego", "package a")]).is_err());
+        assert!(Bundle::from_files(
+            "t",
+            vec![file(".manifest", r#"{"entrypoint":"a b"}"#), file("a.rego", "package a")]
+        )
+        .is_err());
         assert!(matches!(Bundle::from_files("t", vec![]), Err(BundleError::Empty(_))));
     }
 

@@ -118,10 +118,8 @@ impl Decision {
                 return Err(bad(format!("unknown field `{key}`")));
             }
         }
-        let allow = object
-            .get("allow")
-            .and_then(Value::as_bool)
-            .ok_or_else(|| bad("`allow` must be true or false".into()))?;
+        let allow =
+            object.get("allow").and_then(Value::as_bool).ok_or_else(|| bad("`allow` must be true or false".into()))?;
         let code = match object.get("code") {
             None | Some(Value::Null) => None,
             Some(Value::String(c)) if crate::reason::is_valid_code(c) => Some(c.clone()),

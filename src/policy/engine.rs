@@ -100,13 +100,9 @@ impl Policy {
         let mut engine = Engine::new();
         let modules = bundle.modules.iter().chain(options.with_tests.then_some(&bundle.tests).into_iter().flatten());
         for module in modules {
-            engine
-                .add_policy(module.path.clone(), module.text.clone())
-                .map_err(|e| CompileError(format!("{e:#}")))?;
+            engine.add_policy(module.path.clone(), module.text.clone()).map_err(|e| CompileError(format!("{e:#}")))?;
         }
-        engine
-            .add_data(regorus::Value::from(bundle.data.clone()))
-            .map_err(|e| CompileError(format!("data: {e:#}")))?;
+        engine.add_data(regorus::Value::from(bundle.data.clone())).map_err(|e| CompileError(format!("data: {e:#}")))?;
         engine.set_execution_timer_config(timer(options.limits));
         let entry: regorus::Rc<str> = regorus::Rc::from(bundle.entrypoint.as_str());
         let compiled = engine
@@ -263,7 +259,9 @@ mod tests {
 
     #[test]
     fn compile_errors_name_the_file() {
-        let bundle = Bundle::from_files("t", vec![SourceFile { path: "bad.rego".into(), text: "package x\nallow if {".into() }]).unwrap();
+        let bundle =
+            Bundle::from_files("t", vec![SourceFile { path: "bad.rego".into(), text: "package x\nallow if {".into() }])
+                .unwrap();
         let err = Policy::compile(&bundle, CompileOptions::default()).unwrap_err();
         assert!(err.to_string().contains("bad.rego"), "{err}");
     }

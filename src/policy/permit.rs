@@ -25,9 +25,16 @@ pub struct Permit {
 /// What the audit log records for a forwarded request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Allowed { code: Option<String>, message: Option<String> },
+    Allowed {
+        code: Option<String>,
+        message: Option<String>,
+    },
     /// Denied by the policy, forwarded because of the mode.
-    WouldDeny { code: String, message: String, mode: Mode },
+    WouldDeny {
+        code: String,
+        message: String,
+        mode: Mode,
+    },
 }
 
 impl Permit {
@@ -99,14 +106,19 @@ mod tests {
 
     #[test]
     fn allow_forwards_with_its_redactions() {
-        let Verdict::Forward(p) = verdict(json!({"allow": true, "redact": ["Config.Env"]}), Mode::Enforce) else { panic!() };
+        let Verdict::Forward(p) = verdict(json!({"allow": true, "redact": ["Config.Env"]}), Mode::Enforce) else {
+            panic!()
+        };
         assert_eq!(p.redact()[0].text, "Config.Env");
         assert!(matches!(p.outcome(), Outcome::Allowed { .. }));
     }
 
     #[test]
     fn deny_in_enforce_mode_is_a_denial_with_the_policy_code() {
-        let Verdict::Deny(d, _) = verdict(json!({"allow": false, "code": "x_denied", "status": 409}), Mode::Enforce) else { panic!() };
+        let Verdict::Deny(d, _) = verdict(json!({"allow": false, "code": "x_denied", "status": 409}), Mode::Enforce)
+        else {
+            panic!()
+        };
         assert_eq!(d.code, "x_denied");
         assert_eq!(d.status, 409);
         assert_eq!(d.reason, None);

@@ -100,13 +100,17 @@ pub async fn forward(
     }
     let bytes = Limited::new(incoming, route.redact_cap).collect().await.map_err(|e| {
         if e.is::<http_body_util::LengthLimitError>() {
-            Denial::because(Reason::ResponseTooLarge, format!("the response is larger than the redaction limit of {} bytes", route.redact_cap))
+            Denial::because(
+                Reason::ResponseTooLarge,
+                format!("the response is larger than the redaction limit of {} bytes", route.redact_cap),
+            )
         } else {
             Denial::because(Reason::UpstreamUnreachable, format!("the engine's response broke off: {e}"))
         }
     })?;
-    let mut value: serde_json::Value = serde_json::from_slice(&bytes.to_bytes())
-        .map_err(|e| Denial::because(Reason::ResponseInvalid, format!("the response to redact is not valid JSON: {e}")))?;
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes.to_bytes()).map_err(|e| {
+        Denial::because(Reason::ResponseInvalid, format!("the response to redact is not valid JSON: {e}"))
+    })?;
     redact(&mut value, permit.redact());
     let mut text = serde_json::to_vec(&value)
         .map_err(|e| Denial::because(Reason::InternalError, format!("cannot serialise the redacted response: {e}")))?;

@@ -185,7 +185,10 @@ async fn decide_and_forward(
 /// Read a body the policy must see, refusing one over `cap` before or while reading it.
 async fn read_bounded(incoming: Incoming, headers: &http::HeaderMap, cap: usize) -> Result<Bytes, Denial> {
     let too_large = || {
-        Denial::because(Reason::RequestBodyTooLarge, format!("the request body is larger than the limit of {cap} bytes"))
+        Denial::because(
+            Reason::RequestBodyTooLarge,
+            format!("the request body is larger than the limit of {cap} bytes"),
+        )
     };
     if content_length(headers).is_some_and(|len| usize::try_from(len).map_or(true, |len| len > cap)) {
         return Err(too_large());

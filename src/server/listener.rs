@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn parses_listen_urls() {
         assert_eq!(ListenAddress::parse("unix:///run/s.sock"), Ok(ListenAddress::Unix("/run/s.sock".into())));
-        assert_eq!(ListenAddress::parse("tcp://127.0.0.1:2375"), Ok(ListenAddress::Tcp("127.0.0.1:2375".parse().unwrap())));
+        assert_eq!(
+            ListenAddress::parse("tcp://127.0.0.1:2375"),
+            Ok(ListenAddress::Tcp("127.0.0.1:2375".parse().unwrap()))
+        );
         assert_eq!(ListenAddress::parse("tcp://localhost:1"), Ok(ListenAddress::Tcp("127.0.0.1:1".parse().unwrap())));
         assert!(ListenAddress::parse("unix://rel").is_err());
         assert!(ListenAddress::parse("tcp://example.com:1").is_err());

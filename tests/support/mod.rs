@@ -70,8 +70,12 @@ async fn answer(req: Request<Incoming>, seen: Arc<Seen>) -> Result<Response<Full
             seen.creates.fetch_add(1, Ordering::SeqCst);
             json(format!(r#"{{"Id":"c0ffee","Warnings":[],"ReceivedBytes":{}}}"#, body.len()))
         }
-        "/containers/web/json" => json(r#"{"Id":"c0ffee","Config":{"Env":["SECRET_TOKEN=hunter2"],"Image":"busybox"}}"#.into()),
-        "/containers/huge/json" => json(format!(r#"{{"Id":"h","Config":{{"Env":[],"Labels":{{"pad":"{}"}}}}}}"#, "x".repeat(8192))),
+        "/containers/web/json" => {
+            json(r#"{"Id":"c0ffee","Config":{"Env":["SECRET_TOKEN=hunter2"],"Image":"busybox"}}"#.into())
+        }
+        "/containers/huge/json" => {
+            json(format!(r#"{{"Id":"h","Config":{{"Env":[],"Labels":{{"pad":"{}"}}}}}}"#, "x".repeat(8192)))
+        }
         "/info" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             json("{}".into())
@@ -221,16 +225,15 @@ pub fn chunked(body: &[u8], size: usize) -> Vec<u8> {
 }
 
 fn parse_reply(bytes: &[u8]) -> Reply {
-    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
-        panic!("no HTTP response head in {:?}", String::from_utf8_lossy(bytes))
-    });
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response head in {:?}", String::from_utf8_lossy(bytes)));
     let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
     let mut body = bytes[split + 4..].to_vec();
     let is_chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     if is_chunked {

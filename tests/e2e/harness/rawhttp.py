@@ -211,7 +211,17 @@ def send_raw(sock_path: str, raw: bytes, method: str = "GET", timeout: float = 1
     """Send `raw` bytes exactly as given and read one response."""
     sock = connect(sock_path, timeout)
     try:
-        sock.sendall(raw)
+        try:
+            sock.sendall(raw)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            # A server may answer early (413 for an oversized body) and close
+            # before reading everything; its answer is still there to read.
+            try:
+                resp = read_response(sock, method, timeout)
+            except (RawHTTPError, OSError):
+                raise exc from None
+            resp.sent = raw
+            return resp
         resp = read_response(sock, method, timeout)
         resp.sent = raw
         return resp

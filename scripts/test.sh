@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The whole test suite: the README's test command, and what CI runs.
+#
+#   1. lints (clippy with the crate's lint wall, rustfmt)
+#   2. a static release build (the binary the container image ships)
+#   3. unit, integration and policy tests (cargo test, same build settings)
+#   4. the end-to-end suites: the real docker CLI and docker-py through sockguard against a
+#      real dockerd (started here when none answers), and the FROM-scratch container image
+#
+# Environment: CARGO_TARGET_DIR (default ./target), CI=true (a missing engine is a failure,
+# not a skip), SOCKGUARD_SKIP_E2E=1 (stop after step 3, for quick local runs).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+
+# One set of build settings for every step, so nothing is compiled twice: a statically linked
+# binary (it runs in a FROM-scratch image). RUSTFLAGS with an explicit --target applies to the
+# target only, not to build scripts and proc macros, which cannot be static.
+export TARGET=x86_64-unknown-linux-gnu
+export RUSTFLAGS="${RUSTFLAGS:--C target-feature=+crt-static}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+cargo_args=(--release --locked --target "$TARGET")
+export SOCKGUARD_BIN="$CARGO_TARGET_DIR/$TARGET/release/sockguard"
+
+step() { printf '\n=== %s\n' "$*"; }
+started=$(date +%s)
+
+step "lint"
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+
+step "build (static release)"
+cargo build "${cargo_args[@]}"
+
+step "unit, integration and policy tests"
+cargo test "${cargo_args[@]}"
+
+if [ "${SOCKGUARD_SKIP_E2E:-}" = 1 ]; then
+    if [ "${CI:-}" = true ]; then
+        echo "SOCKGUARD_SKIP_E2E=1 is not allowed in CI" >&2
+        exit 1
+    fi
+    echo "SKIP: end-to-end suites (SOCKGUARD_SKIP_E2E=1)"
+    exit 0
+fi
+
+step "Docker engine"
+# shellcheck source=engine.sh
+. scripts/engine.sh
+trap engine_down EXIT
+set +e
+engine_up
+engine_status=$?
+set -e
+case $engine_status in
+    0) ;;
+    1) echo "SKIP: the end-to-end suites need a Docker engine (see above)"; exit 0 ;;
+    *) exit 1 ;;
+esac
+
+step "test image"
+scripts/build-test-image.sh
+
+step "python environment"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+
+step "end-to-end suites (docker CLI and docker-py through sockguard, real dockerd)"
+.venv/bin/python -m pytest tests/e2e
+
+echo
+echo "all tests passed in $(( $(date +%s) - started ))s"
