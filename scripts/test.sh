@@ -27,7 +27,7 @@ started=$(date +%s)
 
 step "lint"
 cargo fmt --check
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --all-targets --target "$TARGET" -- -D warnings
 
 step "build (static release)"
 cargo build "${cargo_args[@]}"

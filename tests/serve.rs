@@ -193,7 +193,21 @@ async fn broken_policies_fail_closed() {
         assert!(reply.message().contains(code), "{bundle}: {}", reply.message());
         assert_eq!(seen.requests.load(Ordering::SeqCst), 0, "{bundle}: nothing reaches the engine");
         assert_eq!(sg.audit_lines()[0]["decision"], "error");
+        // the version-negotiation ping still answers, so clients show the real error
+        let socket = sg.socket.clone();
+        let ping = blocking(move || raw(&socket, "HEAD /_ping HTTP/1.1", b"")).await;
+        assert_eq!(ping.status, 200, "{bundle}");
+        assert_eq!(ping.header("api-version"), Some("1.41"));
+        let lines = sg.audit_lines();
+        assert_eq!(lines[1]["decision"], "would_deny");
+        assert_eq!(lines[1]["code"], code);
     }
+}
+
+#[test]
+#[should_panic(expected = "does not match the schema")]
+fn the_audit_schema_check_can_fail() {
+    support::check_audit_schema(&serde_json::json!({"time": "now", "decision": "maybe"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

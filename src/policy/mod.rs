@@ -11,7 +11,7 @@ pub mod permit;
 pub use bundle::Bundle;
 pub use decision::{Decision, FieldPath, Mode};
 pub use engine::{CompileOptions, Evaluator, Policy};
-pub use permit::{decide, Outcome, Permit, Verdict};
+pub use permit::{decide, negotiation, Outcome, Permit, Verdict};
 
 use crate::identity::Client;
 use crate::input::{build, BodyInput, Classified, InputDocument};

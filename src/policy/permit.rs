@@ -91,6 +91,23 @@ pub fn decide(result: Result<Option<serde_json::Value>, EvalError>, global: Mode
     }
 }
 
+/// Forward a request whatever its verdict, recording a deny as `would_deny`.
+///
+/// Only for the version-negotiation endpoints (`/_ping`, unversioned `GET /version`): clients ask
+/// them first and picks its API version from their headers, so a denied ping does not stop a
+/// client, it makes it fall back to a version the engine refuses, and the user sees a version
+/// error instead of the policy's message. They reveal nothing a policy could protect.
+pub fn negotiation(verdict: Verdict) -> Verdict {
+    match verdict {
+        Verdict::Forward(permit) => Verdict::Forward(permit),
+        Verdict::Deny(denial, annotations) => Verdict::Forward(Permit {
+            redact: Vec::new(),
+            outcome: Outcome::WouldDeny { code: denial.code.into_owned(), message: denial.message, mode: Mode::Audit },
+            annotations,
+        }),
+    }
+}
+
 fn deny(denial: Denial) -> Verdict {
     Verdict::Deny(denial, serde_json::Map::new())
 }
@@ -135,6 +152,12 @@ mod tests {
         let Verdict::Forward(p) = verdict(trial, Mode::Audit) else { panic!() };
         assert!(matches!(p.outcome(), Outcome::WouldDeny { mode: Mode::Audit, .. }));
         assert!(matches!(verdict(deny, Mode::Enforce), Verdict::Deny(..)));
+    }
+
+    #[test]
+    fn negotiation_endpoints_are_forwarded_even_when_denied() {
+        let Verdict::Forward(p) = negotiation(decide(Ok(None), Mode::Enforce)) else { panic!() };
+        assert!(matches!(p.outcome(), Outcome::WouldDeny { code, .. } if code == "policy_undefined"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::deny::{Denial, REQUEST_ID_HEADER};
 use crate::identity::Client;
 use crate::input::routes::Body as BodySpec;
 use crate::input::{classify, BodyInput, Classified};
-use crate::policy::{judge, Mode, Outcome, Path, Policy, Subject, Verdict};
+use crate::policy::{judge, negotiation, Mode, Outcome, Path, Policy, Subject, Verdict};
 use crate::reason::Reason;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -160,9 +160,10 @@ async fn decide_and_forward(
 
     let subject = Subject { request: &classified, headers: &parts.headers, body, client, request_id };
     let judgement = judge(policy, subject, gateway.mode, Path::Serving);
+    let verdict = if is_negotiation(&classified) { negotiation(judgement.verdict) } else { judgement.verdict };
     let long = classified.is_long();
     record.classified = Some(classified);
-    let permit = match judgement.verdict {
+    let permit = match verdict {
         Verdict::Deny(denial, annotations) => {
             record.annotations = annotations;
             return Err(denial);
@@ -180,6 +181,11 @@ async fn decide_and_forward(
         guard,
     };
     forward(&permit, route, parts, forward_body, upgrade).await
+}
+
+/// `HEAD|GET /_ping` and the unversioned `GET /version`: see [`negotiation`].
+fn is_negotiation(request: &Classified) -> bool {
+    request.action == "system.ping" || (request.action == "system.version" && request.target.api_version.is_none())
 }
 
 /// Read a body the policy must see, refusing one over `cap` before or while reading it.

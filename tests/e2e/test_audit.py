@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import pytest
 
@@ -84,8 +85,11 @@ def test_audit_log_lines(start_sockguard, real, secret_container):
     assert ev["decision"] == "allow", ev
     assert ev["method"] == "GET" and ev["raw_path"] == "/v1.41/containers/json", ev
     assert ev["path"] == "/containers/json", ev
-    transport = ev["client"].get("transport")
-    assert transport in (None, "unix"), ev["client"]
+    # The client is identified from the socket's peer credentials: us.
+    client = ev["client"]
+    assert client.get("transport") == "unix", client
+    assert client.get("unix", {}).get("uid") == os.getuid(), client
+    assert client.get("unix", {}).get("pid") == os.getpid(), client
 
     ev = by_id[denied.request_id]
     assert ev["decision"] == "deny" and ev["code"] == "write_denied", ev

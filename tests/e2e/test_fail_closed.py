@@ -30,6 +30,14 @@ def test_broken_policy_denies(start_sockguard, bundle, code):
     assert_denied(resp, 500, code)
     event = sg.audit_event(resp.request_id)
     assert event["code"] == code and event["decision"] in ("deny", "error"), event
+    # The version-negotiation endpoints still answer, so that clients pick the engine's API
+    # version and show the policy's error (above) rather than a version mismatch.
+    for method, path in (("HEAD", "/_ping"), ("GET", "/_ping"), ("GET", "/version")):
+        resp = rawhttp.request(sg.sock, method, path)
+        assert resp.status == 200, resp.describe()
+        assert resp.header("Api-Version") == "1.41", resp.describe()
+        event = sg.audit_event(resp.request_id)
+        assert event["decision"] == "would_deny" and event["code"] == code, event
 
 
 # -- upstream gone ----------------------------------------------------------------

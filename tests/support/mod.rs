@@ -146,12 +146,17 @@ impl Sockguard {
         status
     }
 
+    /// The audit lines written so far, each checked against the published JSON Schema.
     pub fn audit_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.audit)
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&self.audit)
             .unwrap_or_default()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+            .collect();
+        for line in &lines {
+            check_audit_schema(line);
+        }
+        lines
     }
 }
 
@@ -253,4 +258,18 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[end + 4 + size..];
     }
     out
+}
+
+/// Check one audit event against `schemas/audit-event.schema.json` (with regorus'
+/// `json.match_schema`, the JSON Schema validator the policies themselves can use).
+pub fn check_audit_schema(event: &serde_json::Value) {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/audit-event.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let mut engine = regorus::Engine::new();
+    engine
+        .add_policy("schema.rego".into(), "package s\nresult := json.match_schema(input.event, input.schema)\n".into())
+        .unwrap();
+    engine.set_input(regorus::Value::from(serde_json::json!({"event": event, "schema": schema})));
+    let result = serde_json::to_value(engine.eval_rule("data.s.result".into()).unwrap()).unwrap();
+    assert_eq!(result[0], true, "audit event does not match the schema: {result}\n{event}");
 }
