@@ -49,11 +49,13 @@ pub struct SocketSettings {
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
     pub json_body: Option<String>,
+    /// Per-action JSON body caps: `{container.create: 2MiB}`.
+    pub json_body_by_action: Option<std::collections::BTreeMap<String, String>>,
     pub redact_body: Option<String>,
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 15] = [
+pub const ENV_KEYS: [&str; 16] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
@@ -67,6 +69,7 @@ pub const ENV_KEYS: [&str; 15] = [
     "SOCKGUARD_CONNECT_TIMEOUT",
     "SOCKGUARD_SHUTDOWN_GRACE",
     "SOCKGUARD_LIMITS_JSON_BODY",
+    "SOCKGUARD_LIMITS_JSON_BODY_BY_ACTION",
     "SOCKGUARD_LIMITS_REDACT_BODY",
     "SOCKGUARD_LOG_LEVEL",
 ];
@@ -107,6 +110,7 @@ impl Settings {
             shutdown_grace: get("SOCKGUARD_SHUTDOWN_GRACE"),
             limits: LimitSettings {
                 json_body: get("SOCKGUARD_LIMITS_JSON_BODY"),
+                json_body_by_action: get("SOCKGUARD_LIMITS_JSON_BODY_BY_ACTION").map(|v| parse_pairs(&v)),
                 redact_body: get("SOCKGUARD_LIMITS_REDACT_BODY"),
             },
             log_level: get("SOCKGUARD_LOG_LEVEL"),
@@ -132,6 +136,7 @@ impl Settings {
             shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
             limits: LimitSettings {
                 json_body: over.limits.json_body.or(self.limits.json_body),
+                json_body_by_action: over.limits.json_body_by_action.or(self.limits.json_body_by_action),
                 redact_body: over.limits.redact_body.or(self.limits.redact_body),
             },
             log_level: over.log_level.or(self.log_level),
@@ -203,6 +208,18 @@ impl Config {
         let defaults = Limits::default();
         let json_body = errors
             .take("limits.json_body", settings.limits.json_body.as_deref().map_or(Ok(defaults.json_body), parse_size));
+        let mut json_body_by_action = std::collections::BTreeMap::new();
+        for (action, size) in settings.limits.json_body_by_action.iter().flatten() {
+            let key = format!("limits.json_body_by_action.{action}");
+            let is_json_action = crate::input::routes::ROUTES
+                .iter()
+                .any(|r| r.action == action && matches!(r.body, crate::input::routes::Body::Json(_)));
+            if !is_json_action {
+                errors.0.push(format!("{key}: not an action that takes a JSON body"));
+            } else if let Some(size) = errors.take(&key, parse_size(size)) {
+                json_body_by_action.insert(action.clone(), size);
+            }
+        }
         let redact_body = errors.take(
             "limits.redact_body",
             settings.limits.redact_body.as_deref().map_or(Ok(defaults.redact_body), parse_size),
@@ -232,7 +249,7 @@ impl Config {
                 upstream_timeout: upstream_timeout?,
                 connect_timeout: connect_timeout?,
                 shutdown_grace: shutdown_grace?,
-                limits: Limits { json_body: json_body?, redact_body: redact_body? },
+                limits: Limits { json_body: json_body?, json_body_by_action, redact_body: redact_body? },
                 log_level: settings.log_level.unwrap_or_else(|| "info".into()),
             })
         })();
@@ -264,6 +281,14 @@ pub fn default_listen() -> String {
         Ok(dir) if dir.starts_with('/') => format!("unix://{dir}/sockguard.sock"),
         _ => format!("unix:///tmp/sockguard-{uid}/sockguard.sock"),
     }
+}
+
+/// `a=1,b=2` → `{a: 1, b: 2}` (for map settings given as one environment variable).
+fn parse_pairs(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -357,6 +382,21 @@ mod tests {
         assert_eq!(config.socket.mode, 0o600);
         assert_eq!(config.socket.group, Some(nix::unistd::Gid::from_raw(0)));
         assert_eq!(config.limits.json_body, 2 << 20);
+    }
+
+    #[test]
+    fn per_action_body_caps() {
+        let env = Settings::from_env(|k| {
+            (k == "SOCKGUARD_LIMITS_JSON_BODY_BY_ACTION").then(|| "container.create=4MiB, exec.start=1K".to_string())
+        })
+        .unwrap();
+        let config = Config::validate(env).unwrap();
+        assert_eq!(config.limits.json_body_for("container.create"), 4 << 20);
+        assert_eq!(config.limits.json_body_for("exec.start"), 1024);
+        assert_eq!(config.limits.json_body_for("network.create"), 1 << 20);
+        let bad: Settings = serde_yaml_ng::from_str("limits: {json_body_by_action: {container.list: 1K}}").unwrap();
+        let errors = Config::validate(bad).unwrap_err();
+        assert!(errors[0].contains("not an action that takes a JSON body"), "{errors:?}");
     }
 
     #[test]

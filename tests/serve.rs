@@ -258,3 +258,25 @@ fn invalid_configuration_is_reported_with_every_key() {
         assert!(stderr.contains(key), "{key} missing from {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_per_action_cap_overrides_the_global_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine_path, engine_url) = upstream(dir.path());
+    let (_engine, seen) = start_engine(&engine_path);
+    let permissive = repo("tests/bundles/permissive");
+    let args = ["--upstream", &engine_url, "--bundle", &permissive, "--max-json-body", "16KiB"];
+    let sg = Sockguard::start(dir.path(), &[&args[..], &["--max-json-body-for", "container.create=256KiB"]].concat());
+    let socket = sg.socket.clone();
+    let body = format!(r#"{{"Image":"busybox","Env":["X={}"],"Name":"n"}}"#, "a".repeat(100 << 10));
+    let (create, network) = blocking(move || {
+        (
+            send(&socket, "POST", "/v1.41/containers/create", body.as_bytes()),
+            send(&socket, "POST", "/v1.41/networks/create", body.as_bytes()),
+        )
+    })
+    .await;
+    assert_eq!(create.status, 200, "{}", create.message());
+    assert_eq!(network.status, 413);
+    assert_eq!(seen.creates.load(Ordering::SeqCst), 1);
+}

@@ -205,8 +205,9 @@ fn observe(
     let body_input = match body.as_deref() {
         None | Some([]) => BodyInput::Absent,
         Some(bytes) if matches!(spec, BodySpec::Json(_)) => {
-            if bytes.len() > limits.json_body {
-                let message = format!("the request body is larger than the limit of {} bytes", limits.json_body);
+            let cap = limits.json_body_for(classified.action);
+            if bytes.len() > cap {
+                let message = format!("the request body is larger than the limit of {cap} bytes");
                 return Ok(denied(Denial::because(Reason::RequestBodyTooLarge, message)));
             }
             BodyInput::Read(bytes)

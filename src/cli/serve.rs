@@ -65,6 +65,9 @@ pub struct ServeArgs {
     /// Largest JSON request body read for the policy [default: 1MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_json_body: Option<String>,
+    /// JSON body cap of one action, e.g. container.create=4MiB (repeatable)
+    #[arg(long, value_name = "ACTION=SIZE")]
+    pub max_json_body_for: Vec<String>,
     /// Largest JSON response buffered for redaction [default: 16MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_redact_body: Option<String>,
@@ -92,6 +95,15 @@ impl ServeArgs {
             shutdown_grace: self.shutdown_grace.clone(),
             limits: crate::config::LimitSettings {
                 json_body: self.max_json_body.clone(),
+                json_body_by_action: (!self.max_json_body_for.is_empty()).then(|| {
+                    self.max_json_body_for
+                        .iter()
+                        .map(|pair| match pair.split_once('=') {
+                            Some((action, size)) => (action.trim().to_owned(), size.trim().to_owned()),
+                            None => (pair.clone(), String::new()),
+                        })
+                        .collect()
+                }),
                 redact_body: self.max_redact_body.clone(),
             },
             log_level: self.log_level.clone(),
@@ -161,7 +173,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         upstream: upstream::client(config.upstream.clone(), config.connect_timeout),
         mode: config.mode,
         audit,
-        limits: config.limits,
+        limits: config.limits.clone(),
         upstream_timeout: config.upstream_timeout,
     });
 

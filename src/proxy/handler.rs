@@ -26,17 +26,26 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Bounds on what the proxy buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest JSON request body read for the policy.
     pub json_body: usize,
+    /// Per-action overrides of `json_body` (`container.create` → 2 MiB).
+    pub json_body_by_action: std::collections::BTreeMap<String, usize>,
     /// Largest JSON response buffered for redaction.
     pub redact_body: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { json_body: 1 << 20, redact_body: 16 << 20 }
+        Limits { json_body: 1 << 20, json_body_by_action: Default::default(), redact_body: 16 << 20 }
+    }
+}
+
+impl Limits {
+    /// The JSON body cap of an action.
+    pub fn json_body_for(&self, action: &str) -> usize {
+        self.json_body_by_action.get(action).copied().unwrap_or(self.json_body)
     }
 }
 
@@ -147,7 +156,7 @@ async fn decide_and_forward(
     let (body_input_bytes, forward_body) = match (spec, has_body) {
         (_, false) => (None, ProxyBody::Empty),
         (BodySpec::Json(_), true) => {
-            let bytes = read_bounded(incoming, &parts.headers, gateway.limits.json_body).await?;
+            let bytes = read_bounded(incoming, &parts.headers, gateway.limits.json_body_for(classified.action)).await?;
             (Some(bytes.clone()), ProxyBody::bytes(bytes))
         }
         (_, true) => (None, ProxyBody::Stream(incoming)),
