@@ -3,7 +3,8 @@
 #
 #   1. lints (clippy with the crate's lint wall, rustfmt)
 #   2. a static release build (the binary the container image ships)
-#   3. unit, integration and policy tests (cargo test, same build settings)
+#   3. unit, integration and policy tests (cargo test, same build settings), then
+#      `sockguard test` over every bundle in the repository
 #   4. the end-to-end suites: the real docker CLI and docker-py through sockguard against a
 #      real dockerd (started here when none answers), and the FROM-scratch container image
 #
@@ -34,6 +35,9 @@ cargo build "${cargo_args[@]}"
 
 step "unit, integration and policy tests"
 cargo test "${cargo_args[@]}"
+
+step "policy bundles (sockguard test)"
+"$SOCKGUARD_BIN" test policies tests/bundles
 
 if [ "${SOCKGUARD_SKIP_E2E:-}" = 1 ]; then
     if [ "${CI:-}" = true ]; then

@@ -22,6 +22,7 @@ pub struct Settings {
     pub listen: Option<Vec<String>>,
     pub upstream: Option<String>,
     pub bundle: Option<String>,
+    pub preset: Option<String>,
     pub mode: Option<String>,
     pub audit_log: Option<String>,
     #[serde(default)]
@@ -55,10 +56,11 @@ pub struct LimitSettings {
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 16] = [
+pub const ENV_KEYS: [&str; 17] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
+    "SOCKGUARD_PRESET",
     "SOCKGUARD_MODE",
     "SOCKGUARD_AUDIT_LOG",
     "SOCKGUARD_SOCKET_MODE",
@@ -97,6 +99,7 @@ impl Settings {
             listen: get("SOCKGUARD_LISTEN").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
             upstream: get("SOCKGUARD_UPSTREAM"),
             bundle: get("SOCKGUARD_BUNDLE"),
+            preset: get("SOCKGUARD_PRESET"),
             mode: get("SOCKGUARD_MODE"),
             audit_log: get("SOCKGUARD_AUDIT_LOG"),
             socket: SocketSettings {
@@ -123,6 +126,7 @@ impl Settings {
             listen: over.listen.or(self.listen),
             upstream: over.upstream.or(self.upstream),
             bundle: over.bundle.or(self.bundle),
+            preset: over.preset.or(self.preset),
             mode: over.mode.or(self.mode),
             audit_log: over.audit_log.or(self.audit_log),
             socket: SocketSettings {
@@ -149,6 +153,8 @@ impl Settings {
 pub enum BundleSource {
     /// The default bundle compiled into the binary.
     Embedded,
+    /// A preset compiled into the binary (`--preset NAME`).
+    Preset(String),
     /// A bundle directory.
     Directory(PathBuf),
 }
@@ -182,9 +188,19 @@ impl Config {
             .collect();
         let upstream = errors
             .take("upstream", Address::parse(settings.upstream.as_deref().unwrap_or("unix:///var/run/docker.sock")));
-        let bundle = match settings.bundle.as_deref() {
-            None | Some("" | "embedded:default" | "default") => BundleSource::Embedded,
-            Some(dir) => BundleSource::Directory(PathBuf::from(dir)),
+        let bundle = match (settings.bundle.as_deref(), settings.preset.as_deref()) {
+            (Some(_), Some(_)) => {
+                errors.0.push("bundle: give a bundle or a preset, not both".into());
+                BundleSource::Embedded
+            }
+            (_, Some(name)) if crate::policy::embedded::preset(name).is_none() => {
+                let names = crate::policy::embedded::preset_names().join(", ");
+                errors.0.push(format!("preset: no preset named {name:?} (presets: {names})"));
+                BundleSource::Embedded
+            }
+            (_, Some(name)) => BundleSource::Preset(name.to_owned()),
+            (None | Some("" | "embedded:default" | "default"), None) => BundleSource::Embedded,
+            (Some(dir), None) => BundleSource::Directory(PathBuf::from(dir)),
         };
         let mode = errors.take(
             "mode",
@@ -422,6 +438,16 @@ mod tests {
         for key in ["mode:", "upstream:", "shutdown_grace:", "socket.mode:"] {
             assert!(errors.iter().any(|e| e.starts_with(key)), "{key} missing from {errors:?}");
         }
+    }
+
+    #[test]
+    fn presets_are_checked_by_name() {
+        let ok = Settings { preset: Some("ci-runner".into()), ..Settings::default() };
+        assert_eq!(Config::validate(ok).unwrap().bundle, BundleSource::Preset("ci-runner".into()));
+        let unknown = Settings { preset: Some("nope".into()), ..Settings::default() };
+        assert!(Config::validate(unknown).unwrap_err()[0].contains("presets: readonly"));
+        let both = Settings { preset: Some("traefik".into()), bundle: Some("/x".into()), ..Settings::default() };
+        assert!(Config::validate(both).is_err());
     }
 
     #[test]

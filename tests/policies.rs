@@ -3,9 +3,9 @@
 //! path (bytecode VM) and the interpreter, with identical results (the parity test).
 
 use sockguard::authoring::cases::{run_case, CaseFile};
-use sockguard::authoring::rego_tests::{self, Status};
+use sockguard::authoring::runner::{self, Status};
 use sockguard::input::routes::ROUTES;
-use sockguard::policy::{Bundle, CompileOptions, Evaluator, Path, Policy};
+use sockguard::policy::{Bundle, CompileOptions, Evaluator, Policy};
 use sockguard::proxy::Limits;
 use std::path::{Path as FsPath, PathBuf};
 
@@ -15,13 +15,12 @@ fn root() -> PathBuf {
 
 fn bundle_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![root().join("policies/default")];
-    let mut tests: Vec<PathBuf> = std::fs::read_dir(root().join("tests/bundles"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    tests.sort();
-    dirs.extend(tests);
+    for parent in ["policies/presets", "tests/bundles"] {
+        let mut found: Vec<PathBuf> =
+            std::fs::read_dir(root().join(parent)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        found.sort();
+        dirs.extend(found);
+    }
     dirs
 }
 
@@ -32,50 +31,32 @@ fn compile(dir: &FsPath) -> (Bundle, Policy) {
     (bundle, policy)
 }
 
+/// Rego tests and request cases of every bundle, through the `sockguard test` runner: each case
+/// is decided on the VM and on the interpreter, and any disagreement fails it.
 #[test]
-fn rego_tests_of_every_bundle_pass() {
-    let mut ran = 0;
-    for dir in bundle_dirs() {
-        let (bundle, policy) = compile(&dir);
-        for test in rego_tests::discover(&bundle.tests) {
-            let status = rego_tests::run(&policy, &test);
-            assert!(
-                matches!(status, Status::Pass | Status::Skip),
-                "{}:{} {}: {status:?}",
-                test.file,
-                test.line,
-                test.path
-            );
-            ran += 1;
-        }
+fn every_bundle_passes_its_tests_and_cases_on_both_evaluators() {
+    let targets = runner::find(&bundle_dirs()).unwrap();
+    for target in &targets {
+        let (_, policy) = compile(&target.root);
+        assert_eq!(policy.evaluator(), Evaluator::Vm, "{} must run on the VM", target.root.display());
     }
-    assert!(ran >= 8, "only {ran} Rego tests found");
-}
-
-#[test]
-fn request_cases_pass_on_the_vm_and_the_interpreter_alike() {
-    let mut ran = 0;
-    for dir in bundle_dirs() {
-        let (bundle, policy) = compile(&dir);
-        assert_eq!(policy.evaluator(), Evaluator::Vm, "{} must run on the VM", dir.display());
-        for file in &bundle.cases {
-            let cases = CaseFile::parse(&file.text).unwrap_or_else(|e| panic!("{}: {e}", file.path));
-            let base = dir.join(&file.path);
-            let base = base.parent().unwrap();
-            for case in &cases.cases {
-                let vm = run_case(&policy, case, base, Path::Serving, &Limits::default());
-                let interpreted = run_case(&policy, case, base, Path::Interpreter, &Limits::default());
-                assert!(vm.failures.is_empty(), "{}: {}: {:?}", file.path, case.name, vm.failures);
-                assert_eq!(
-                    vm.observed, interpreted.observed,
-                    "{}: {}: VM and interpreter disagree",
-                    file.path, case.name
-                );
-                ran += 1;
-            }
-        }
+    let options = runner::Options { run: None, coverage: false, timeout: std::time::Duration::from_secs(5) };
+    let report = runner::run(&targets, &options).unwrap();
+    for result in &report.results {
+        assert_eq!(
+            result.status,
+            Status::Pass,
+            "{}: {}:{} {}: {:?}",
+            result.bundle,
+            result.file,
+            result.line,
+            result.name,
+            result.message
+        );
     }
-    assert!(ran >= 30, "only {ran} request cases found");
+    let count = |kind| report.results.iter().filter(|r| r.kind == kind).count();
+    assert!(count("rego") >= 30, "only {} Rego tests", count("rego"));
+    assert!(count("case") >= 100, "only {} request cases", count("case"));
 }
 
 #[test]
@@ -85,7 +66,7 @@ fn a_case_that_expects_the_wrong_thing_fails() {
         "cases:\n  - name: create\n    request: {method: POST, path: /containers/create, body: {Image: x}}\n    expect: {allow: true, code: nope}\n",
     )
     .unwrap();
-    let result = run_case(&policy, &wrong.cases[0], &root(), Path::Serving, &Limits::default());
+    let result = run_case(&wrong.cases[0], &root(), &Limits::default(), &mut |i| policy.evaluate(i));
     assert_eq!(result.failures.len(), 2, "{:?}", result.failures);
 }
 

@@ -280,3 +280,43 @@ async fn a_per_action_cap_overrides_the_global_one() {
     assert_eq!(network.status, 413);
     assert_eq!(seen.creates.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_reads_the_environment_variables_its_manifest_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine_path, engine_url) = upstream(dir.path());
+    let (_engine, seen) = start_engine(&engine_path);
+    let sg = Sockguard::start_with_env(
+        dir.path(),
+        &["--upstream", &engine_url, "--preset", "tecnativa"],
+        &[("CONTAINERS", "1"), ("POST", "0")],
+    );
+    let socket = sg.socket.clone();
+    let (read, write, images) = blocking(move || {
+        (
+            send(&socket, "GET", "/v1.41/containers/web/json", b""),
+            send(&socket, "POST", "/v1.41/containers/create", br#"{"Image":"busybox"}"#),
+            send(&socket, "GET", "/v1.41/images/json", b""),
+        )
+    })
+    .await;
+    assert_eq!(read.status, 200, "CONTAINERS=1 opens container reads");
+    assert_eq!(write.status, 403);
+    assert!(write.message().contains("method_not_allowed"), "{}", write.message());
+    assert_eq!(images.status, 403);
+    assert!(images.message().contains("IMAGES=1"), "{}", images.message());
+    assert_eq!(seen.creates.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_the_vm_gets_wrong_is_served_by_the_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine_path, engine_url) = upstream(dir.path());
+    let (_engine, _) = start_engine(&engine_path);
+    let bundle = repo("tests/fixtures/vm-divergence");
+    let sg = Sockguard::start(dir.path(), &["--upstream", &engine_url, "--bundle", &bundle]);
+    let socket = sg.socket.clone();
+    // the VM would leave this decision undefined (a 500); the interpreter allows it, as OPA does
+    let reply = blocking(move || send(&socket, "GET", "/v1.41/containers/web/json", b"")).await;
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+}

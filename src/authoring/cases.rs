@@ -9,7 +9,8 @@ use crate::deny::Denial;
 use crate::identity::{Client, Transport, UnixPeer};
 use crate::input::routes::Body as BodySpec;
 use crate::input::{classify, BodyInput};
-use crate::policy::{judge, Mode, Path, Policy, Subject, Verdict};
+use crate::policy::engine::EvalError;
+use crate::policy::{judge_with, Mode, Subject, Verdict};
 use crate::proxy::Limits;
 use crate::reason::Reason;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -28,6 +29,9 @@ pub struct CaseFile {
 #[serde(deny_unknown_fields)]
 pub struct Case {
     pub name: String,
+    /// Environment variables for this case (for bundles whose manifest declares some).
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
     pub request: CaseRequest,
     #[serde(default)]
     pub client: Option<CaseClient>,
@@ -98,6 +102,8 @@ pub struct Expect {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
     pub allow: bool,
+    /// The HTTP status of a refusal; `None` when the request is forwarded.
+    pub status: Option<u16>,
     pub code: Option<String>,
     pub message: Option<String>,
     pub redacted: Vec<String>,
@@ -134,17 +140,22 @@ impl CaseClient {
     }
 }
 
+/// How a case's input document is evaluated: the policy's serving path, its interpreter, or an
+/// interpreter that gathers coverage.
+pub type Evaluate<'a> = &'a mut dyn FnMut(&serde_json::Value) -> Result<Option<serde_json::Value>, EvalError>;
+
 /// Decide a case's request and compare it with the expectation.
 ///
 /// `base` is the directory of the cases file (for `body_file`).
-pub fn run_case(policy: &Policy, case: &Case, base: &std::path::Path, path: Path, limits: &Limits) -> CaseResult {
-    let observed = match observe(policy, case, base, path, limits) {
+pub fn run_case(case: &Case, base: &std::path::Path, limits: &Limits, evaluate: Evaluate<'_>) -> CaseResult {
+    let observed = match observe(case, base, limits, evaluate) {
         Ok(observed) => observed,
         Err(e) => {
             return CaseResult {
                 name: case.name.clone(),
                 observed: Observed {
                     allow: false,
+                    status: None,
                     code: None,
                     message: None,
                     redacted: vec![],
@@ -159,12 +170,12 @@ pub fn run_case(policy: &Policy, case: &Case, base: &std::path::Path, path: Path
     CaseResult { name: case.name.clone(), observed, failures }
 }
 
-fn observe(
-    policy: &Policy,
+/// Decide a case's request without comparing (for `sockguard eval`).
+pub fn observe(
     case: &Case,
     base: &std::path::Path,
-    path: Path,
     limits: &Limits,
+    evaluate: Evaluate<'_>,
 ) -> Result<Observed, String> {
     let request = &case.request;
     let body: Option<Vec<u8>> = match (&request.body, &request.body_raw, &request.body_file) {
@@ -191,6 +202,7 @@ fn observe(
 
     let denied = |d: Denial| Observed {
         allow: false,
+        status: Some(d.status.as_u16()),
         code: Some(d.code.into_owned()),
         message: Some(d.message),
         redacted: vec![],
@@ -216,7 +228,7 @@ fn observe(
     };
     let subject =
         Subject { request: &classified, headers: &headers, body: body_input, client: &client, request_id: "case" };
-    let judgement = judge(policy, subject, Mode::Enforce, path);
+    let judgement = judge_with(subject, Mode::Enforce, evaluate);
     let input = judgement.input.map(|i| i.value);
     Ok(match judgement.verdict {
         Verdict::Deny(d, _) => Observed { input, decision: judgement.decision, ..denied(d) },
@@ -228,7 +240,7 @@ fn observe(
                 }
             };
             let redacted = permit.redact().iter().map(|p| p.text.clone()).collect();
-            Observed { allow, code, message, redacted, input, decision: judgement.decision }
+            Observed { allow, status: None, code, message, redacted, input, decision: judgement.decision }
         }
     })
 }

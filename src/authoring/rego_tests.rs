@@ -52,10 +52,14 @@ pub fn discover(modules: &[SourceFile]) -> Vec<TestRule> {
 
 /// Run one test rule on a policy compiled with its tests.
 pub fn run(policy: &Policy, test: &TestRule) -> Status {
+    run_on(&mut policy.interpreter(), test)
+}
+
+/// Run one test rule on a given interpreter (one that gathers coverage, say).
+pub fn run_on(engine: &mut regorus::Engine, test: &TestRule) -> Status {
     if test.todo {
         return Status::Skip;
     }
-    let mut engine = policy.interpreter();
     match engine.eval_rule(test.path.clone()) {
         Ok(regorus::Value::Bool(true)) => Status::Pass,
         Ok(regorus::Value::Undefined) => Status::Fail("undefined".into()),

@@ -2,7 +2,10 @@
 //! the command line into plain values with no I/O, then each subcommand builds what it needs
 //! from them (for `serve`, through [`crate::config`]).
 
+pub mod check;
+pub mod eval;
 pub mod serve;
+pub mod test;
 pub mod version;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +23,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the guarded Docker API socket.
     Serve(Box<serve::ServeArgs>),
+    /// Run the Rego tests and request cases of policy bundles.
+    Test(test::TestArgs),
+    /// Decide one request and print its input document and decision.
+    Eval(Box<eval::EvalArgs>),
+    /// Validate the configuration and compile the bundle; run nothing.
+    Check(check::CheckArgs),
     /// Print version information.
     Version,
 }
@@ -28,6 +37,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Test(args) => test::run(args),
+        Command::Eval(args) => eval::run(*args),
+        Command::Check(args) => check::run(args),
         Command::Version => Ok(version::run()),
     }
 }

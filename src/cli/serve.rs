@@ -21,7 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// Flags of `sockguard serve`. Every flag has a config-file key and a `SOCKGUARD_*` variable;
 /// a flag wins over the variable, which wins over the file.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct ServeArgs {
     /// YAML configuration file [env: SOCKGUARD_CONFIG]
     #[arg(long, value_name = "FILE")]
@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Policy bundle directory [default: the embedded default bundle]
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<String>,
+    /// A preset bundle compiled into the binary: readonly, tecnativa, traefik, watchtower,
+    /// monitoring, ci-runner
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     /// enforce: deny; warn / audit: forward and record would_deny
     #[arg(long, value_parser = ["enforce", "warn", "audit"])]
     pub mode: Option<String>,
@@ -82,6 +86,7 @@ impl ServeArgs {
             listen: (!self.listen.is_empty()).then(|| self.listen.clone()),
             upstream: self.upstream.clone(),
             bundle: self.bundle.clone(),
+            preset: self.preset.clone(),
             mode: self.mode.clone(),
             audit_log: self.audit_log.clone(),
             socket: crate::config::SocketSettings {
@@ -145,14 +150,35 @@ fn init_tracing(filter: &str) {
         .try_init();
 }
 
-/// Load and compile the bundle a source names.
-pub fn load_policy(source: &BundleSource) -> anyhow::Result<Policy> {
-    let bundle = match source {
+/// Load the bundle a source names, with the environment variables its manifest declares.
+pub fn load_bundle(source: &BundleSource) -> anyhow::Result<Bundle> {
+    let mut bundle = match source {
         BundleSource::Embedded => Bundle::embedded_default()?,
+        BundleSource::Preset(name) => {
+            crate::policy::embedded::preset(name).ok_or_else(|| anyhow::anyhow!("no preset named {name:?}"))??
+        }
         BundleSource::Directory(dir) => Bundle::from_dir(dir)?,
     };
-    let policy = Policy::compile(&bundle, CompileOptions::default())
+    bundle.apply_env(|key| std::env::var(key).ok());
+    Ok(bundle)
+}
+
+/// Load and compile the bundle a source names, and check the VM against the interpreter on
+/// the bundle's request cases ([`crate::authoring::parity`]).
+pub fn load_policy(source: &BundleSource) -> anyhow::Result<Policy> {
+    let bundle = load_bundle(source)?;
+    let mut policy = Policy::compile(&bundle, CompileOptions::default())
         .with_context(|| format!("the bundle {} does not compile", bundle.source))?;
+    if policy.evaluator() == Evaluator::Vm {
+        let root = match source {
+            BundleSource::Directory(dir) => Some(dir.as_path()),
+            _ => None,
+        };
+        let disagree = crate::authoring::parity::disagreements(&policy, &bundle, root);
+        if !disagree.is_empty() {
+            policy.prefer_interpreter(format!("the VM and the interpreter disagree on {}", disagree.join(", ")));
+        }
+    }
     if let Some(why) = &policy.vm_unavailable {
         tracing::warn!(bundle = %policy.source, reason = %why, "the bytecode VM cannot run this bundle; serving with the interpreter");
     }

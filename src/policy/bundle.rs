@@ -2,7 +2,12 @@
 //!
 //! A bundle is an OPA-style directory: `.manifest` (JSON: `revision`, `roots`, `entrypoint`),
 //! `*.rego` policies, `*_test.rego` tests, `data.json` / `data.yaml` documents mounted at the path
-//! of their directory (`a/b/data.json` is `data.a.b`), and `*.cases.yaml` request cases. The
+//! of their directory (`a/b/data.json` is `data.a.b`), and `*.cases.yaml` request cases.
+//!
+//! A manifest may declare environment variables with their defaults (`"env": {"POST": "0"}`):
+//! [`Bundle::apply_env`] reads exactly those, once, and mounts them at `data.env`, so a policy
+//! can be configured the way a container is (the `tecnativa` preset reads Tecnativa's variables)
+//! while seeing no variable it did not ask for. The
 //! default bundle in `policies/default/` is compiled into the binary so that `sockguard serve`
 //! works with no configuration. Signed and remote bundles build on this type.
 
@@ -32,6 +37,8 @@ pub struct Bundle {
     pub tests: Vec<SourceFile>,
     pub cases: Vec<SourceFile>,
     pub data: Value,
+    /// Environment variables the manifest declares, with their defaults.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// Why a bundle could not be loaded.
@@ -45,6 +52,8 @@ pub enum BundleError {
     Data { path: String, message: String },
     #[error("{0}: the bundle holds no .rego policy")]
     Empty(String),
+    #[error("{0}: the manifest declares environment variables, so data.env is taken")]
+    EnvConflict(String),
 }
 
 impl Bundle {
@@ -66,6 +75,7 @@ impl Bundle {
             tests: Vec::new(),
             cases: Vec::new(),
             data: Value::Object(Map::new()),
+            env: Default::default(),
         };
         for file in files {
             let name = file.path.rsplit('/').next().unwrap_or(&file.path);
@@ -84,16 +94,32 @@ impl Bundle {
         if bundle.modules.is_empty() {
             return Err(BundleError::Empty(bundle.source));
         }
+        if !bundle.env.is_empty() && bundle.data.get("env").is_some() {
+            return Err(BundleError::EnvConflict(bundle.source));
+        }
+        bundle.apply_env(|_| None);
         Ok(bundle)
     }
 
     /// The default bundle compiled into the binary (`policies/default/`).
     pub fn embedded_default() -> Result<Bundle, BundleError> {
-        let files = EMBEDDED_DEFAULT
+        super::embedded::default_bundle()
+    }
+
+    /// Mount the declared environment variables at `data.env`: each one's value from `lookup`,
+    /// or its default. Loading applies the defaults; `serve` applies the process environment.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        if self.env.is_empty() {
+            return;
+        }
+        let env: Map<String, Value> = self
+            .env
             .iter()
-            .map(|(path, text)| SourceFile { path: (*path).to_owned(), text: (*text).to_owned() })
+            .map(|(key, default)| (key.clone(), Value::String(lookup(key).unwrap_or_else(|| default.clone()))))
             .collect();
-        Bundle::from_files("embedded:default", files)
+        if let Value::Object(data) = &mut self.data {
+            data.insert("env".into(), Value::Object(env));
+        }
     }
 
     fn read_manifest(&mut self, file: &SourceFile) -> Result<(), BundleError> {
@@ -105,6 +131,19 @@ impl Bundle {
         if let Some(entry) = manifest.get("entrypoint") {
             let entry = entry.as_str().ok_or_else(|| err("entrypoint must be a string".into()))?;
             self.entrypoint = normalize_entrypoint(entry).ok_or_else(|| err(format!("bad entrypoint {entry:?}")))?;
+        }
+        if let Some(env) = manifest.get("env") {
+            let env = env.as_object().ok_or_else(|| err("env must map variable names to default values".into()))?;
+            for (key, default) in env {
+                let default =
+                    default.as_str().ok_or_else(|| err(format!("env.{key}: the default must be a string")))?;
+                let valid =
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                if !valid {
+                    return Err(err(format!("env.{key}: variable names are upper case, digits and _")));
+                }
+                self.env.insert(key.clone(), default.to_owned());
+            }
         }
         Ok(())
     }
@@ -186,15 +225,6 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), Bun
     Ok(())
 }
 
-/// The files of `policies/default/`, compiled in.
-const EMBEDDED_DEFAULT: &[(&str, &str)] = &[
-    (".manifest", include_str!("../../policies/default/.manifest")),
-    ("sockguard/decision.rego", include_str!("../../policies/default/sockguard/decision.rego")),
-    ("sockguard/actions.rego", include_str!("../../policies/default/sockguard/actions.rego")),
-    ("sockguard/decision_test.rego", include_str!("../../policies/default/sockguard/decision_test.rego")),
-    ("sockguard/default.cases.yaml", include_str!("../../policies/default/sockguard/default.cases.yaml")),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +264,30 @@ mod tests {
         )
         .is_err());
         assert!(matches!(Bundle::from_files("t", vec![]), Err(BundleError::Empty(_))));
+    }
+
+    #[test]
+    fn declared_environment_variables_are_mounted_at_data_env() {
+        let mut b = Bundle::from_files(
+            "t",
+            vec![file(".manifest", r#"{"env":{"POST":"0","EVENTS":"1"}}"#), file("p.rego", "package p")],
+        )
+        .unwrap();
+        assert_eq!(b.data, serde_json::json!({"env": {"POST": "0", "EVENTS": "1"}}));
+        b.apply_env(|k| (k == "POST").then(|| "1".to_string()));
+        assert_eq!(b.data["env"], serde_json::json!({"POST": "1", "EVENTS": "1"}));
+        let bad =
+            Bundle::from_files("t", vec![file(".manifest", r#"{"env":{"lower":"0"}}"#), file("p.rego", "package p")]);
+        assert!(bad.is_err());
+        let clash = Bundle::from_files(
+            "t",
+            vec![
+                file(".manifest", r#"{"env":{"A":"0"}}"#),
+                file("data.json", r#"{"env":1}"#),
+                file("p.rego", "package p"),
+            ],
+        );
+        assert!(matches!(clash, Err(BundleError::EnvConflict(_))));
     }
 
     #[test]

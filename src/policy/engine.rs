@@ -139,6 +139,13 @@ impl Policy {
         self.evaluator
     }
 
+    /// Serve with the interpreter from now on (the VM disagreed with it on this bundle).
+    pub fn prefer_interpreter(&mut self, why: String) {
+        self.vm = None;
+        self.evaluator = Evaluator::Interpreter;
+        self.vm_unavailable = Some(why);
+    }
+
     /// Evaluate the entrypoint on the serving path. `Ok(None)` is an undefined decision.
     pub fn evaluate(&self, input: &serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
         match &self.vm {
@@ -149,7 +156,16 @@ impl Policy {
 
     /// Evaluate the entrypoint with the interpreter.
     pub fn evaluate_interpreted(&self, input: &serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
-        let mut engine = self.engine.clone();
+        self.evaluate_on(&mut self.engine.clone(), input)
+    }
+
+    /// Evaluate the entrypoint on a given interpreter (a copy of [`Policy::interpreter`], for
+    /// example one that gathers coverage).
+    pub fn evaluate_on(
+        &self,
+        engine: &mut Engine,
+        input: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>, EvalError> {
         engine.set_input(regorus::Value::from(input.clone()));
         let value = engine.eval_rule(self.entrypoint.clone()).map_err(|e| EvalError(format!("{e:#}")))?;
         to_json(&value)

@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod decision;
+pub mod embedded;
 pub mod engine;
 pub mod permit;
 
@@ -47,6 +48,19 @@ pub struct Subject<'a> {
 
 /// Build the input document for a classified request and decide it.
 pub fn judge(policy: &Policy, subject: Subject<'_>, mode: Mode, path: Path) -> Judgement {
+    judge_with(subject, mode, |input| match path {
+        Path::Serving => policy.evaluate(input),
+        Path::Interpreter => policy.evaluate_interpreted(input),
+    })
+}
+
+/// [`judge`] with a given evaluation (for `sockguard test`, which evaluates on one interpreter
+/// that gathers coverage across every test and case).
+pub fn judge_with(
+    subject: Subject<'_>,
+    mode: Mode,
+    evaluate: impl FnOnce(&serde_json::Value) -> Result<Option<serde_json::Value>, engine::EvalError>,
+) -> Judgement {
     let Subject { request, headers, body, client, request_id } = subject;
     let input = match build(request, headers, body, client, request_id) {
         Ok(input) => input,
@@ -55,10 +69,7 @@ pub fn judge(policy: &Policy, subject: Subject<'_>, mode: Mode, path: Path) -> J
             return Judgement { input: None, decision: None, verdict };
         }
     };
-    let result = match path {
-        Path::Serving => policy.evaluate(&input.value),
-        Path::Interpreter => policy.evaluate_interpreted(&input.value),
-    };
+    let result = evaluate(&input.value);
     let decision = result.as_ref().ok().cloned().flatten();
     let verdict = decide(result, mode);
     Judgement { input: Some(input), decision, verdict }

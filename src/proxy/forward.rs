@@ -33,8 +33,9 @@ pub struct Route<'a> {
     pub guard: mpsc::Sender<()>,
 }
 
-/// Headers that describe one hop and are never forwarded as they are.
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// Headers that describe one hop and are never forwarded as they are. `Expect` is answered by
+/// sockguard's own server when it reads the body.
+const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -43,6 +44,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
+    header::EXPECT,
 ];
 
 /// Forward a permitted request. `upgrade` is the client's side of a requested upgrade.
