@@ -15,12 +15,12 @@
 //! | [`server`] | listeners (unix / tcp), socket ownership and mode, accept loop, graceful shutdown |
 //! | [`identity`] | who is calling: peer credentials, remote address → `input.client` |
 //! | [`input`] | the input document: route table, path canonicalisation, body folding, document |
-//! | [`policy`] | bundles, the compiled engine (VM for serving, interpreter for tests), decision, permit |
+//! | [`policy`] | bundles (directories, the embedded default and presets), the compiled engine (VM for serving, interpreter for tests), decision, permit |
 //! | [`proxy`] | the request handler, forwarding, upgrade hijack, response redaction |
 //! | [`deny`] | the one mapping from a denial or an error to status, reason code and body |
 //! | [`reason`] | the registry of reason codes produced by sockguard itself |
 //! | [`audit`] | one JSON line per decision |
-//! | [`authoring`] | request cases (`*.cases.yaml`) evaluated through the serving code path |
+//! | [`authoring`] | `sockguard test`: Rego tests, request cases through the serving code path, VM/interpreter parity, coverage, reports |
 //! | [`config`] | YAML file + `SOCKGUARD_*` environment + flags → a validated [`config::Config`] |
 //! | [`cli`] | one file per subcommand; `main.rs` only dispatches |
 

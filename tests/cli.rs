@@ -225,3 +225,21 @@ fn the_embedded_presets_are_their_directories() {
         assert_eq!(embedded.env, on_disk.env, "{name}");
     }
 }
+
+/// The README's "first custom policy" is a bundle a user would copy: it must pass its cases.
+#[test]
+fn the_readme_example_bundle_passes() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = |opening: &str| -> String {
+        let start = readme.find(opening).unwrap_or_else(|| panic!("README lost {opening:?}")) + opening.len();
+        let end = readme[start..].find("```").unwrap() + start;
+        readme[start..end].to_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.rego"), block("```rego\n# ci/policy.rego\n")).unwrap();
+    std::fs::write(dir.path().join(".manifest"), block("```json\n// ci/.manifest\n")).unwrap();
+    std::fs::write(dir.path().join("policy.cases.yaml"), block("```yaml\n# ci/policy.cases.yaml\n")).unwrap();
+    let out = sockguard(&["test", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(summary(&stdout(&out)), [3, 0, 0, 0]);
+}
