@@ -28,6 +28,7 @@ pub struct Settings {
     #[serde(default)]
     pub socket: SocketSettings,
     pub allow_insecure_tcp: Option<bool>,
+    pub allow_unsigned: Option<bool>,
     pub upstream_timeout: Option<String>,
     pub connect_timeout: Option<String>,
     pub shutdown_grace: Option<String>,
@@ -56,7 +57,7 @@ pub struct LimitSettings {
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 17] = [
+pub const ENV_KEYS: [&str; 18] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
@@ -67,6 +68,7 @@ pub const ENV_KEYS: [&str; 17] = [
     "SOCKGUARD_SOCKET_OWNER",
     "SOCKGUARD_SOCKET_GROUP",
     "SOCKGUARD_ALLOW_INSECURE_TCP",
+    "SOCKGUARD_ALLOW_UNSIGNED",
     "SOCKGUARD_UPSTREAM_TIMEOUT",
     "SOCKGUARD_CONNECT_TIMEOUT",
     "SOCKGUARD_SHUTDOWN_GRACE",
@@ -89,12 +91,12 @@ impl Settings {
     /// Read the `SOCKGUARD_*` variables through `lookup` (`std::env::var` in production).
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
         let get = |key: &str| lookup(key).filter(|v| !v.is_empty());
-        let allow_insecure_tcp = match get("SOCKGUARD_ALLOW_INSECURE_TCP") {
-            None => None,
-            Some(v) => {
-                Some(parse_bool(&v).ok_or(format!("SOCKGUARD_ALLOW_INSECURE_TCP: expected true or false, got {v:?}"))?)
-            }
+        let flag = |key: &str| match get(key) {
+            None => Ok(None),
+            Some(v) => parse_bool(&v).map(Some).ok_or(format!("{key}: expected true or false, got {v:?}")),
         };
+        let allow_insecure_tcp = flag("SOCKGUARD_ALLOW_INSECURE_TCP")?;
+        let allow_unsigned = flag("SOCKGUARD_ALLOW_UNSIGNED")?;
         Ok(Settings {
             listen: get("SOCKGUARD_LISTEN").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
             upstream: get("SOCKGUARD_UPSTREAM"),
@@ -108,6 +110,7 @@ impl Settings {
                 group: get("SOCKGUARD_SOCKET_GROUP"),
             },
             allow_insecure_tcp,
+            allow_unsigned,
             upstream_timeout: get("SOCKGUARD_UPSTREAM_TIMEOUT"),
             connect_timeout: get("SOCKGUARD_CONNECT_TIMEOUT"),
             shutdown_grace: get("SOCKGUARD_SHUTDOWN_GRACE"),
@@ -135,6 +138,7 @@ impl Settings {
                 group: over.socket.group.or(self.socket.group),
             },
             allow_insecure_tcp: over.allow_insecure_tcp.or(self.allow_insecure_tcp),
+            allow_unsigned: over.allow_unsigned.or(self.allow_unsigned),
             upstream_timeout: over.upstream_timeout.or(self.upstream_timeout),
             connect_timeout: over.connect_timeout.or(self.connect_timeout),
             shutdown_grace: over.shutdown_grace.or(self.shutdown_grace),
@@ -155,8 +159,10 @@ pub enum BundleSource {
     Embedded,
     /// A preset compiled into the binary (`--preset NAME`).
     Preset(String),
-    /// A bundle directory.
+    /// A bundle directory (development: unsigned, logged as such).
     Directory(PathBuf),
+    /// A bundle archive (`.tar.gz`) on disk.
+    Archive(PathBuf),
 }
 
 /// The validated configuration of `sockguard serve`.
@@ -169,6 +175,7 @@ pub struct Config {
     pub audit_log: Destination,
     pub socket: SocketOptions,
     pub allow_insecure_tcp: bool,
+    pub allow_unsigned: bool,
     pub upstream_timeout: Duration,
     pub connect_timeout: Duration,
     pub shutdown_grace: Duration,
@@ -200,8 +207,19 @@ impl Config {
             }
             (_, Some(name)) => BundleSource::Preset(name.to_owned()),
             (None | Some("" | "embedded:default" | "default"), None) => BundleSource::Embedded,
+            (Some(path), None) if path.ends_with(".tar.gz") || path.ends_with(".tgz") => {
+                BundleSource::Archive(PathBuf::from(path))
+            }
             (Some(dir), None) => BundleSource::Directory(PathBuf::from(dir)),
         };
+        let allow_unsigned = settings.allow_unsigned.unwrap_or(false);
+        if matches!(bundle, BundleSource::Archive(_)) && !allow_unsigned {
+            errors.0.push(
+                "bundle: an archive is only served once its signature is verified, and no trust is configured \
+                 (pass --allow-unsigned to serve it unverified)"
+                    .into(),
+            );
+        }
         let mode = errors.take(
             "mode",
             settings.mode.as_deref().map_or(Ok(Mode::Enforce), |m| {
@@ -262,6 +280,7 @@ impl Config {
                 audit_log,
                 socket: SocketOptions { mode: socket_mode?, owner, group },
                 allow_insecure_tcp,
+                allow_unsigned,
                 upstream_timeout: upstream_timeout?,
                 connect_timeout: connect_timeout?,
                 shutdown_grace: shutdown_grace?,
@@ -448,6 +467,14 @@ mod tests {
         assert!(Config::validate(unknown).unwrap_err()[0].contains("presets: readonly"));
         let both = Settings { preset: Some("traefik".into()), bundle: Some("/x".into()), ..Settings::default() };
         assert!(Config::validate(both).is_err());
+    }
+
+    #[test]
+    fn an_unsigned_archive_needs_an_explicit_flag() {
+        let archive = Settings { bundle: Some("/b/policy.tar.gz".into()), ..Settings::default() };
+        assert!(Config::validate(archive.clone()).unwrap_err()[0].contains("--allow-unsigned"));
+        let allowed = Config::validate(Settings { allow_unsigned: Some(true), ..archive }).unwrap();
+        assert_eq!(allowed.bundle, BundleSource::Archive("/b/policy.tar.gz".into()));
     }
 
     #[test]

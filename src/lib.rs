@@ -20,6 +20,7 @@
 //! | [`deny`] | the one mapping from a denial or an error to status, reason code and body |
 //! | [`reason`] | the registry of reason codes produced by sockguard itself |
 //! | [`audit`] | one JSON line per decision |
+//! | [`bundle`] | bundle distribution: deterministic archives (signatures and registries next) |
 //! | [`authoring`] | `sockguard test`: Rego tests, request cases through the serving code path, VM/interpreter parity, coverage, reports |
 //! | [`config`] | YAML file + `SOCKGUARD_*` environment + flags → a validated [`config::Config`] |
 //! | [`cli`] | one file per subcommand; `main.rs` only dispatches |
@@ -47,6 +48,7 @@
 
 pub mod audit;
 pub mod authoring;
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod deny;

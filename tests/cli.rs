@@ -243,3 +243,30 @@ fn the_readme_example_bundle_passes() {
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(summary(&stdout(&out)), [3, 0, 0, 0]);
 }
+
+#[test]
+fn bundle_build_is_deterministic_and_refuses_what_does_not_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.tar.gz");
+    let two = dir.path().join("two.tar.gz");
+    for out in [&one, &two] {
+        let built = sockguard(&["bundle", "build", "policies/presets/ci-runner", "-o", out.to_str().unwrap()]);
+        assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+        assert!(stdout(&built).starts_with("sha256:"), "{}", stdout(&built));
+    }
+    assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    let bundle = sockguard::bundle::archive::load("t", &std::fs::read(&one).unwrap()).unwrap();
+    assert_eq!(bundle.revision, "ci-runner-1");
+    assert_eq!(bundle.tests.len(), 1);
+
+    let broken = dir.path().join("broken.tar.gz");
+    let refused = sockguard(&["bundle", "build", "tests/fixtures/broken", "-o", broken.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("broken.rego:5:"), "{}", stderr(&refused));
+    assert!(!broken.exists());
+
+    // an archive is not served unverified unless asked to
+    let serve = sockguard(&["serve", "--bundle", one.to_str().unwrap(), "--listen", "unix:///tmp/never.sock"]);
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(stderr(&serve).contains("--allow-unsigned"), "{}", stderr(&serve));
+}

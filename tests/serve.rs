@@ -320,3 +320,28 @@ async fn a_bundle_the_vm_gets_wrong_is_served_by_the_interpreter() {
     let reply = blocking(move || send(&socket, "GET", "/v1.41/containers/web/json", b"")).await;
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_archive_is_served_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine_path, engine_url) = upstream(dir.path());
+    let (_engine, _) = start_engine(&engine_path);
+    let archive = dir.path().join("readonly.tar.gz");
+    let built = std::process::Command::new(env!("CARGO_BIN_EXE_sockguard"))
+        .args(["bundle", "build", &repo("policies/presets/readonly"), "-o", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(built.status.success());
+    let sg = Sockguard::start(
+        dir.path(),
+        &["--upstream", &engine_url, "--bundle", archive.to_str().unwrap(), "--allow-unsigned"],
+    );
+    let socket = sg.socket.clone();
+    let (read, write) = blocking(move || {
+        (send(&socket, "GET", "/v1.41/containers/web/json", b""), send(&socket, "DELETE", "/v1.41/containers/web", b""))
+    })
+    .await;
+    assert_eq!(read.status, 200);
+    assert!(write.message().contains("method_not_allowed"), "{}", write.message());
+    assert_eq!(sg.audit_lines()[0]["bundle_revision"], "readonly-1");
+}

@@ -2,6 +2,7 @@
 //! the command line into plain values with no I/O, then each subcommand builds what it needs
 //! from them (for `serve`, through [`crate::config`]).
 
+pub mod bundle;
 pub mod check;
 pub mod eval;
 pub mod serve;
@@ -29,6 +30,8 @@ pub enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Validate the configuration and compile the bundle; run nothing.
     Check(check::CheckArgs),
+    /// Build policy bundle archives.
+    Bundle(bundle::BundleArgs),
     /// Print version information.
     Version,
 }
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(args) => test::run(args),
         Command::Eval(args) => eval::run(*args),
         Command::Check(args) => check::run(args),
+        Command::Bundle(args) => bundle::run(args),
         Command::Version => Ok(version::run()),
     }
 }

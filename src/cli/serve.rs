@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Allow plain TCP listeners on non-loopback addresses
     #[arg(long)]
     pub allow_insecure_tcp: bool,
+    /// Serve a bundle archive without verifying a signature (logged as a warning)
+    #[arg(long)]
+    pub allow_unsigned: bool,
     /// Time allowed for the engine's response head, except streams and waits [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub upstream_timeout: Option<String>,
@@ -95,6 +98,7 @@ impl ServeArgs {
                 group: self.socket_group.clone(),
             },
             allow_insecure_tcp: self.allow_insecure_tcp.then_some(true),
+            allow_unsigned: self.allow_unsigned.then_some(true),
             upstream_timeout: self.upstream_timeout.clone(),
             connect_timeout: self.connect_timeout.clone(),
             shutdown_grace: self.shutdown_grace.clone(),
@@ -157,7 +161,15 @@ pub fn load_bundle(source: &BundleSource) -> anyhow::Result<Bundle> {
         BundleSource::Preset(name) => {
             crate::policy::embedded::preset(name).ok_or_else(|| anyhow::anyhow!("no preset named {name:?}"))??
         }
-        BundleSource::Directory(dir) => Bundle::from_dir(dir)?,
+        BundleSource::Directory(dir) => {
+            tracing::warn!(bundle = %dir.display(), "serving an unsigned bundle directory (development)");
+            Bundle::from_dir(dir)?
+        }
+        BundleSource::Archive(path) => {
+            tracing::warn!(bundle = %path.display(), "serving an unsigned bundle archive (--allow-unsigned)");
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            crate::bundle::archive::load(&path.display().to_string(), &bytes)?
+        }
     };
     bundle.apply_env(|key| std::env::var(key).ok());
     Ok(bundle)

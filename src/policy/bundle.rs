@@ -59,9 +59,7 @@ pub enum BundleError {
 impl Bundle {
     /// Load a bundle directory.
     pub fn from_dir(dir: &Path) -> Result<Bundle, BundleError> {
-        let mut files = Vec::new();
-        collect(dir, dir, &mut files)?;
-        Bundle::from_files(&dir.display().to_string(), files)
+        Bundle::from_files(&dir.display().to_string(), read_files(dir)?)
     }
 
     /// Build a bundle from its files (paths relative to the root).
@@ -199,6 +197,25 @@ fn merge(into: &mut Value, value: Value) -> Result<(), String> {
     }
 }
 
+/// Whether a file (by its path in the bundle) is part of a bundle: the manifest, policies and
+/// tests, data documents, request cases. Everything else in a directory is ignored.
+pub fn is_bundle_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == ".manifest"
+        || name.ends_with(".rego")
+        || name.ends_with(".cases.yaml")
+        || name.ends_with(".cases.yml")
+        || matches!(name, "data.json" | "data.yaml" | "data.yml")
+}
+
+/// The bundle files of a directory, sorted by path.
+pub fn read_files(dir: &Path) -> Result<Vec<SourceFile>, BundleError> {
+    let mut files = Vec::new();
+    collect(dir, dir, &mut files)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
 fn collect(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), BundleError> {
     let read_err = |path: &Path, source| BundleError::Read { path: path.to_owned(), source };
     let entries = std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
@@ -210,13 +227,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), Bun
             collect(root, &path, out)?;
         } else if kind.is_file() {
             let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-            let name = rel.rsplit('/').next().unwrap_or(&rel);
-            let wanted = name == ".manifest"
-                || name.ends_with(".rego")
-                || name.ends_with(".cases.yaml")
-                || name.ends_with(".cases.yml")
-                || matches!(name, "data.json" | "data.yaml" | "data.yml");
-            if wanted {
+            if is_bundle_file(&rel) {
                 let text = std::fs::read_to_string(&path).map_err(|e| read_err(&path, e))?;
                 out.push(SourceFile { path: rel, text });
             }

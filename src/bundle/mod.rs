@@ -1,0 +1,17 @@
+//! Distributing bundles: [`archive`] packs a bundle directory into one deterministic `.tar.gz`
+//! and reads it back. (Signatures, registries and reloads build on this.)
+
+pub mod archive;
+
+use sha2::{Digest, Sha256};
+
+/// `sha256:<hex>` of some bytes: how bundles are named once built.
+pub fn digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256:");
+    for byte in hash {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
