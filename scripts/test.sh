@@ -7,6 +7,7 @@
 #      `sockguard test` over every bundle in the repository
 #   4. the end-to-end suites: the real docker CLI and docker-py through sockguard against a
 #      real dockerd (started here when none answers), and the FROM-scratch container image
+#   5. a smoke run of the benchmark harness (scripts/bench.sh --smoke: every peer path works)
 #
 # Environment: CARGO_TARGET_DIR (default ./target), CI=true (a missing engine is a failure,
 # not a skip), SOCKGUARD_SKIP_E2E=1 (stop after step 3, for quick local runs).
@@ -37,7 +38,7 @@ step "unit, integration and policy tests"
 cargo test "${cargo_args[@]}"
 
 step "policy bundles (sockguard test)"
-"$SOCKGUARD_BIN" test policies tests/bundles
+"$SOCKGUARD_BIN" test policies tests/bundles bench
 
 if [ "${SOCKGUARD_SKIP_E2E:-}" = 1 ]; then
     if [ "${CI:-}" = true ]; then
@@ -73,6 +74,12 @@ fi
 
 step "end-to-end suites (docker CLI and docker-py through sockguard, real dockerd)"
 .venv/bin/python -m pytest tests/e2e
+
+step "benchmark smoke (every peer path once: direct, sockguard, HAProxy, socat)"
+cargo build "${cargo_args[@]}" --example bench
+python3 scripts/bench.py --smoke --sockguard "$SOCKGUARD_BIN" \
+    --bench-tool "$CARGO_TARGET_DIR/$TARGET/release/examples/bench" --oha builtin \
+    --engine /var/run/docker.sock >/dev/null
 
 echo
 echo "all tests passed in $(( $(date +%s) - started ))s"

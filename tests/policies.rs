@@ -15,6 +15,7 @@ fn root() -> PathBuf {
 
 fn bundle_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![root().join("policies/default")];
+    dirs.push(root().join("bench/realistic"));
     for parent in ["policies/presets", "tests/bundles"] {
         let mut found: Vec<PathBuf> =
             std::fs::read_dir(root().join(parent)).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();

@@ -32,9 +32,8 @@ allowed := {
 # Actions whose body can ask the host for something.
 guarded := {"container.create", "container.start", "container.exec", "volume.create"}
 
-host := h if {
-	h := input.request.body.HostConfig
-	is_object(h)
+host := input.request.body.HostConfig if {
+	is_object(input.request.body.HostConfig)
 } else := {}
 
 decision := {

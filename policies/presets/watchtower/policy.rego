@@ -24,9 +24,8 @@ needed := {
 
 hooks := {"container.exec", "exec.start", "exec.inspect"}
 
-host := h if {
-	h := input.request.body.HostConfig
-	is_object(h)
+host := input.request.body.HostConfig if {
+	is_object(input.request.body.HostConfig)
 } else := {}
 
 name := input.request.resource.name
