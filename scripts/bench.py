@@ -175,7 +175,7 @@ def scenarios(args, upstream_kind: str, exec_container: str | None):
                   lambda a, sock, g: tool(a, ["stream", "--socket", sock, "--bytes", str(args.stream_mib << 20)], g)))
         s.append((f"hijacked round trips x{args.rounds_rtt}", "µs each",
                   lambda a, sock, g: tool(a, ["rtt", "--socket", sock, "--rounds", str(args.rounds_rtt)], g)))
-    else:
+    elif exec_container:
         s.append((f"hijacked round trips x{args.rounds_rtt} (docker exec cat)", "µs each",
                   lambda a, sock, g: tool(a, ["rtt", "--socket", sock, "--rounds", str(args.rounds_rtt),
                                               "--exec-create", exec_container], g)))

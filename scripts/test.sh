@@ -77,9 +77,12 @@ step "end-to-end suites (docker CLI and docker-py through sockguard, real docker
 
 step "benchmark smoke (every peer path once: direct, sockguard, HAProxy, socat)"
 cargo build "${cargo_args[@]}" --example bench
+cat_container="sgsmoke-cat-$$"
+trap 'docker -H unix:///var/run/docker.sock rm -f "$cat_container" >/dev/null 2>&1; engine_down' EXIT
+docker -H unix:///var/run/docker.sock run -d --init --name "$cat_container" sockguard-test/busybox:latest sleep 600 >/dev/null
 python3 scripts/bench.py --smoke --sockguard "$SOCKGUARD_BIN" \
     --bench-tool "$CARGO_TARGET_DIR/$TARGET/release/examples/bench" --oha builtin \
-    --engine /var/run/docker.sock >/dev/null
+    --engine /var/run/docker.sock --exec-container "$cat_container" >/dev/null
 
 echo
 echo "all tests passed in $(( $(date +%s) - started ))s"
