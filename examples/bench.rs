@@ -30,7 +30,10 @@ use tokio::net::{UnixListener, UnixStream};
 enum Body {
     Full(Full<Bytes>),
     /// `left` bytes in frames of `chunk`.
-    Chunks { left: u64, chunk: Bytes },
+    Chunks {
+        left: u64,
+        chunk: Bytes,
+    },
     /// A stream that stays open and sends nothing (events).
     Pending,
 }
@@ -77,8 +80,12 @@ fn main() {
             arg(&args, "--rounds").and_then(|n| n.parse().ok()).unwrap_or(1000),
             arg(&args, "--exec-create"),
         )),
-        "stream" => runtime.block_on(stream(&socket, arg(&args, "--bytes").and_then(|n| n.parse().ok()).unwrap_or(1 << 30))),
-        "streams" => runtime.block_on(streams(&socket, arg(&args, "--count").and_then(|n| n.parse().ok()).unwrap_or(1000))),
+        "stream" => {
+            runtime.block_on(stream(&socket, arg(&args, "--bytes").and_then(|n| n.parse().ok()).unwrap_or(1 << 30)))
+        }
+        "streams" => {
+            runtime.block_on(streams(&socket, arg(&args, "--count").and_then(|n| n.parse().ok()).unwrap_or(1000)))
+        }
         "policy" => policy(&args),
         "load" => runtime.block_on(load(
             &socket,
@@ -129,14 +136,18 @@ async fn answer(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible
     let query = req.uri().query().unwrap_or("").to_owned();
     Ok(match (req.method().as_str(), path.as_str()) {
         (_, "/_ping") => json("OK"),
-        ("GET", "/version") => json(r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#),
+        ("GET", "/version") => {
+            json(r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#)
+        }
         ("GET", "/containers/json") => json(containers_json()),
         ("POST", "/containers/create") => {
             let _ = req.body_mut().collect().await;
             json(r#"{"Id":"4f3a9b2c1d0e","Warnings":[]}"#)
         }
         // headers now, then nothing: a stream that stays open
-        ("GET", "/events") => Response::builder().header("content-type", "application/json").body(Body::Pending).expect("events"),
+        ("GET", "/events") => {
+            Response::builder().header("content-type", "application/json").body(Body::Pending).expect("events")
+        }
         ("POST", p) if p.starts_with("/exec/") && p.ends_with("/start") => {
             let on_upgrade = hyper::upgrade::on(&mut req);
             tokio::spawn(async move {
@@ -176,10 +187,7 @@ async fn answer(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible
                 .expect("logs")
         }
         ("GET", p) if p.starts_with("/containers/") && p.ends_with("/json") => json(INSPECT),
-        _ => Response::builder()
-            .status(404)
-            .body(full(br#"{"message":"not found"}"#))
-            .expect("404"),
+        _ => Response::builder().status(404).body(full(br#"{"message":"not found"}"#)).expect("404"),
     })
 }
 
@@ -311,10 +319,7 @@ async fn streams(socket: &str, count: usize) {
     let mut open = Vec::with_capacity(count);
     for _ in 0..count {
         let mut stream = UnixStream::connect(socket).await.expect("connect");
-        stream
-            .write_all(b"GET /v1.41/events HTTP/1.1\r\nHost: docker\r\n\r\n")
-            .await
-            .expect("write");
+        stream.write_all(b"GET /v1.41/events HTTP/1.1\r\nHost: docker\r\n\r\n").await.expect("write");
         let (status, _) = read_head(&mut stream).await;
         assert_eq!(status, 200);
         open.push(stream);
@@ -337,7 +342,9 @@ async fn load(socket: &str, method: &str, path: &str, body: Option<String>, conc
             // a refused or failed connection counts as status 0, and is retried
             let mut sender = loop {
                 let connected = match UnixStream::connect(&socket).await {
-                    Ok(stream) => hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await.ok(),
+                    Ok(stream) => {
+                        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await.ok()
+                    }
                     Err(_) => None,
                 };
                 match connected {
@@ -353,7 +360,8 @@ async fn load(socket: &str, method: &str, path: &str, body: Option<String>, conc
                 }
             };
             while Instant::now() < deadline {
-                let mut request = Request::builder().method(method.as_str()).uri(path.as_str()).header("host", "docker");
+                let mut request =
+                    Request::builder().method(method.as_str()).uri(path.as_str()).header("host", "docker");
                 if body.is_some() {
                     request = request.header("content-type", "application/json");
                 }
@@ -419,6 +427,30 @@ fn policy(args: &[String]) {
         ("POST", "/v1.41/containers/create", Some(create)),
     ];
     let mut out = Vec::new();
+    // the input build alone, and the conversion into the evaluator's value type
+    for (method, path, body) in requests {
+        let mut build_samples = Vec::with_capacity(iterations);
+        let mut convert_samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let classified = classify(method, path, None).expect("path");
+            let body = body.map_or(BodyInput::Absent, BodyInput::Read);
+            let input = build(&classified, &headers, body, &client, "bench").expect("input");
+            build_samples.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(regorus::Value::from(input.value.clone()));
+            convert_samples.push(t.elapsed());
+        }
+        build_samples.sort();
+        convert_samples.sort();
+        for (label, samples) in [("input build only", &build_samples), ("conversion to regorus", &convert_samples)] {
+            out.push(format!(
+                "{{\"evaluator\":\"{label}\",\"request\":\"{method} {path}\",\"n\":{iterations},\"p50_us\":{:.1},\"p99_us\":{:.1}}}",
+                quantile(samples, 0.5),
+                quantile(samples, 0.99)
+            ));
+        }
+    }
     for (label, interpreted) in [("vm", false), ("interpreter", true)] {
         for (method, path, body) in requests {
             let mut samples = Vec::with_capacity(iterations);
@@ -429,7 +461,7 @@ fn policy(args: &[String]) {
                 let body = body.map_or(BodyInput::Absent, BodyInput::Read);
                 let input = build(&classified, &headers, body, &client, "bench").expect("input");
                 let result =
-                    if interpreted { policy.evaluate_interpreted(&input.value) } else { policy.evaluate(&input.value) };
+                    if interpreted { policy.evaluate_interpreted(input.value) } else { policy.evaluate(input.value) };
                 std::hint::black_box(result.expect("evaluate"));
                 samples.push(t.elapsed());
             }

@@ -35,6 +35,8 @@ pub struct Settings {
     #[serde(default)]
     pub limits: LimitSettings,
     pub log_level: Option<String>,
+    /// Entries of the decision cache (0 disables it).
+    pub decision_cache: Option<String>,
 }
 
 /// `socket:` — ownership and mode of unix listeners.
@@ -57,7 +59,7 @@ pub struct LimitSettings {
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 18] = [
+pub const ENV_KEYS: [&str; 19] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
@@ -76,6 +78,7 @@ pub const ENV_KEYS: [&str; 18] = [
     "SOCKGUARD_LIMITS_JSON_BODY_BY_ACTION",
     "SOCKGUARD_LIMITS_REDACT_BODY",
     "SOCKGUARD_LOG_LEVEL",
+    "SOCKGUARD_DECISION_CACHE",
 ];
 
 impl Settings {
@@ -120,6 +123,7 @@ impl Settings {
                 redact_body: get("SOCKGUARD_LIMITS_REDACT_BODY"),
             },
             log_level: get("SOCKGUARD_LOG_LEVEL"),
+            decision_cache: get("SOCKGUARD_DECISION_CACHE"),
         })
     }
 
@@ -148,6 +152,7 @@ impl Settings {
                 redact_body: over.limits.redact_body.or(self.limits.redact_body),
             },
             log_level: over.log_level.or(self.log_level),
+            decision_cache: over.decision_cache.or(self.decision_cache),
         }
     }
 }
@@ -181,6 +186,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub limits: Limits,
     pub log_level: String,
+    /// Entries of the decision cache; 0 disables it.
+    pub decision_cache: usize,
 }
 
 impl Config {
@@ -254,6 +261,12 @@ impl Config {
                 json_body_by_action.insert(action.clone(), size);
             }
         }
+        let decision_cache = errors.take(
+            "decision_cache",
+            settings.decision_cache.as_deref().map_or(Ok(1024), |v| {
+                v.trim().parse::<usize>().map_err(|_| format!("expected a number of entries, got {v:?}"))
+            }),
+        );
         let redact_body = errors.take(
             "limits.redact_body",
             settings.limits.redact_body.as_deref().map_or(Ok(defaults.redact_body), parse_size),
@@ -286,6 +299,7 @@ impl Config {
                 shutdown_grace: shutdown_grace?,
                 limits: Limits { json_body: json_body?, json_body_by_action, redact_body: redact_body? },
                 log_level: settings.log_level.unwrap_or_else(|| "info".into()),
+                decision_cache: decision_cache?,
             })
         })();
         match built {

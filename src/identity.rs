@@ -41,45 +41,55 @@ pub struct Client {
     pub transport: Transport,
     pub unix: Option<UnixPeer>,
     pub ip: Option<IpAddr>,
+    /// `input.client`, built once per connection rather than once per request.
+    json: Value,
+    /// The same as text: the caller's part of the decision cache key.
+    key: String,
 }
 
 impl Client {
+    pub fn new(listener: &str, transport: Transport, unix: Option<UnixPeer>, ip: Option<IpAddr>) -> Client {
+        let json = json!({
+            "listener": listener,
+            "transport": transport.as_str(),
+            "unix": unix.as_ref().map(|u| json!({
+                "uid": u.uid, "gid": u.gid, "pid": u.pid, "exe": u.exe,
+            })),
+            "ip": ip.map(|ip| ip.to_string()),
+            "tls": null,
+            "container": null,
+        });
+        let key = json.to_string();
+        Client { listener: listener.to_owned(), transport, unix, ip, json, key }
+    }
+
     /// Identify the peer of an accepted unix-socket connection.
     pub fn from_unix(listener: &str, stream: &impl AsFd) -> Client {
         let unix = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials).ok().map(|cred| {
             let pid = (cred.pid() > 0).then_some(cred.pid());
             UnixPeer { uid: cred.uid(), gid: cred.gid(), pid, exe: pid.and_then(executable) }
         });
-        Client { listener: listener.to_owned(), transport: Transport::Unix, unix, ip: None }
+        Client::new(listener, Transport::Unix, unix, None)
     }
 
     /// Identify the peer of an accepted TCP connection.
     pub fn from_tcp(listener: &str, ip: IpAddr) -> Client {
-        Client { listener: listener.to_owned(), transport: Transport::Tcp, unix: None, ip: Some(ip) }
+        Client::new(listener, Transport::Tcp, None, Some(ip))
     }
 
     /// A unix client with the given ids, for tests and request cases.
     pub fn test_unix(uid: u32, gid: u32) -> Client {
-        Client {
-            listener: "main".into(),
-            transport: Transport::Unix,
-            unix: Some(UnixPeer { uid, gid, pid: None, exe: None }),
-            ip: None,
-        }
+        Client::new("main", Transport::Unix, Some(UnixPeer { uid, gid, pid: None, exe: None }), None)
     }
 
     /// `input.client`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "listener": self.listener,
-            "transport": self.transport.as_str(),
-            "unix": self.unix.as_ref().map(|u| json!({
-                "uid": u.uid, "gid": u.gid, "pid": u.pid, "exe": u.exe,
-            })),
-            "ip": self.ip.map(|ip| ip.to_string()),
-            "tls": null,
-            "container": null,
-        })
+        self.json.clone()
+    }
+
+    /// The caller as text, for the decision cache key.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 

@@ -10,7 +10,7 @@ use crate::identity::{Client, Transport, UnixPeer};
 use crate::input::routes::Body as BodySpec;
 use crate::input::{classify, BodyInput};
 use crate::policy::engine::EvalError;
-use crate::policy::{judge_with, Mode, Subject, Verdict};
+use crate::policy::{judge_with, Keep, Mode, Subject, Verdict};
 use crate::proxy::Limits;
 use crate::reason::Reason;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -136,13 +136,13 @@ impl CaseClient {
             Some(other) => return Err(format!("unknown transport {other:?}")),
         };
         let unix = self.unix.as_ref().map(|u| UnixPeer { uid: u.uid, gid: u.gid, pid: u.pid, exe: u.exe.clone() });
-        Ok(Client { listener, transport, unix, ip: self.ip })
+        Ok(Client::new(&listener, transport, unix, self.ip))
     }
 }
 
 /// How a case's input document is evaluated: the policy's serving path, its interpreter, or an
 /// interpreter that gathers coverage.
-pub type Evaluate<'a> = &'a mut dyn FnMut(&serde_json::Value) -> Result<Option<serde_json::Value>, EvalError>;
+pub type Evaluate<'a> = &'a mut dyn FnMut(serde_json::Value) -> Result<Option<serde_json::Value>, EvalError>;
 
 /// Decide a case's request and compare it with the expectation.
 ///
@@ -228,7 +228,7 @@ pub fn observe(
     };
     let subject =
         Subject { request: &classified, headers: &headers, body: body_input, client: &client, request_id: "case" };
-    let judgement = judge_with(subject, Mode::Enforce, evaluate);
+    let judgement = judge_with(subject, Mode::Enforce, Keep::Input, evaluate);
     let input = judgement.input.map(|i| i.value);
     Ok(match judgement.verdict {
         Verdict::Deny(d, _) => Observed { input, decision: judgement.decision, ..denied(d) },

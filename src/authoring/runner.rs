@@ -190,6 +190,7 @@ fn compile_options(options: &Options) -> CompileOptions {
     CompileOptions {
         with_tests: true,
         limits: crate::policy::engine::Limits { timeout: options.timeout, max_instructions: 50_000_000 },
+        cache_capacity: 0,
     }
 }
 

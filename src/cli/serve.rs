@@ -81,6 +81,9 @@ pub struct ServeArgs {
     /// Log level or tracing filter [default: info]
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Entries of the decision cache, 0 to disable it [default: 1024]
+    #[arg(long, value_name = "ENTRIES")]
+    pub decision_cache: Option<String>,
 }
 
 impl ServeArgs {
@@ -116,6 +119,7 @@ impl ServeArgs {
                 redact_body: self.max_redact_body.clone(),
             },
             log_level: self.log_level.clone(),
+            decision_cache: self.decision_cache.clone(),
         }
     }
 }
@@ -177,9 +181,9 @@ pub fn load_bundle(source: &BundleSource) -> anyhow::Result<Bundle> {
 
 /// Load and compile the bundle a source names, and check the VM against the interpreter on
 /// the bundle's request cases ([`crate::authoring::parity`]).
-pub fn load_policy(source: &BundleSource) -> anyhow::Result<Policy> {
+pub fn load_policy(source: &BundleSource, cache_capacity: usize) -> anyhow::Result<Policy> {
     let bundle = load_bundle(source)?;
-    let mut policy = Policy::compile(&bundle, CompileOptions::default())
+    let mut policy = Policy::compile(&bundle, CompileOptions { cache_capacity, ..CompileOptions::default() })
         .with_context(|| format!("the bundle {} does not compile", bundle.source))?;
     if policy.evaluator() == Evaluator::Vm {
         let root = match source {
@@ -191,6 +195,9 @@ pub fn load_policy(source: &BundleSource) -> anyhow::Result<Policy> {
             policy.prefer_interpreter(format!("the VM and the interpreter disagree on {}", disagree.join(", ")));
         }
     }
+    if let Some(why) = &policy.cache_unavailable {
+        tracing::info!(bundle = %policy.source, reason = %why, "decisions are not cached");
+    }
     if let Some(why) = &policy.vm_unavailable {
         tracing::warn!(bundle = %policy.source, reason = %why, "the bytecode VM cannot run this bundle; serving with the interpreter");
     }
@@ -198,17 +205,18 @@ pub fn load_policy(source: &BundleSource) -> anyhow::Result<Policy> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(&config.bundle)?;
+    let policy = load_policy(&config.bundle, config.decision_cache)?;
     tracing::info!(
         bundle = %policy.source,
         revision = %policy.revision,
         evaluator = if policy.evaluator() == Evaluator::Vm { "vm" } else { "interpreter" },
+        decision_cache = policy.caches_decisions(),
         "policy loaded"
     );
     let audit = AuditLog::open(&config.audit_log).context("cannot open the audit log")?;
     let gateway = Arc::new(Gateway {
         policy: ArcSwap::from_pointee(policy),
-        upstream: upstream::client(config.upstream.clone(), config.connect_timeout),
+        upstream: upstream::Connector::new(config.upstream.clone(), config.connect_timeout),
         mode: config.mode,
         audit,
         limits: config.limits.clone(),
@@ -257,7 +265,7 @@ async fn wait_for_signals(config: &Config, gateway: &Gateway) -> anyhow::Result<
 }
 
 fn reload(config: &Config, gateway: &Gateway) {
-    match load_policy(&config.bundle) {
+    match load_policy(&config.bundle, config.decision_cache) {
         Ok(policy) => {
             tracing::info!(bundle = %policy.source, revision = %policy.revision, "policy reloaded");
             gateway.policy.store(Arc::new(policy));

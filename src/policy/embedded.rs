@@ -15,10 +15,10 @@ macro_rules! files {
 
 const DEFAULT: Files = files!("default":
     ".manifest",
-    "sockguard/actions.rego",
     "sockguard/decision.rego",
     "sockguard/decision_test.rego",
     "sockguard/default.cases.yaml",
+    "sockguard_default/data.json",
 );
 
 /// The presets: name, who should use it, files.

@@ -11,6 +11,7 @@
 //! request denied (`policy_error`).
 
 use super::bundle::Bundle;
+use super::cache::{reason_not_to_cache, DecisionCache, RequestKey};
 use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::program::Program;
 use regorus::rvm::RegoVM;
@@ -64,6 +65,9 @@ pub struct Policy {
     limits: Limits,
     /// Why the VM is not used, if it is not.
     pub vm_unavailable: Option<String>,
+    cache: Option<DecisionCache>,
+    /// Why decisions are not cached, when the cache was asked for but the policy forbids it.
+    pub cache_unavailable: Option<String>,
 }
 
 struct VmPath {
@@ -92,6 +96,8 @@ pub struct CompileOptions {
     /// Also load the bundle's `*_test.rego` modules (for `sockguard test`).
     pub with_tests: bool,
     pub limits: Limits,
+    /// Entries of the decision cache of the serving path; 0 disables it.
+    pub cache_capacity: usize,
 }
 
 impl Policy {
@@ -116,6 +122,9 @@ impl Policy {
             Err(e) => (None, Some(format!("{e}"))),
         };
         let evaluator = if vm.is_some() { Evaluator::Vm } else { Evaluator::Interpreter };
+        let cache_unavailable = reason_not_to_cache(bundle.modules.iter().map(|m| m.text.as_str()));
+        let cache = (options.cache_capacity > 0 && cache_unavailable.is_none())
+            .then(|| DecisionCache::new(options.cache_capacity));
         let policy = Policy {
             revision: bundle.revision.clone(),
             source: bundle.source.clone(),
@@ -125,6 +134,8 @@ impl Policy {
             vm,
             limits: options.limits,
             vm_unavailable,
+            cache,
+            cache_unavailable: cache_unavailable.filter(|_| options.cache_capacity > 0),
         };
         // Fail at load, not on the first request, if the VM cannot even start.
         if let Some(vm) = &policy.vm {
@@ -141,13 +152,34 @@ impl Policy {
 
     /// Serve with the interpreter from now on (the VM disagreed with it on this bundle).
     pub fn prefer_interpreter(&mut self, why: String) {
+        if let Some(cache) = &self.cache {
+            // decisions the VM made during the parity check must not be served
+            self.cache = Some(DecisionCache::new(cache.capacity()));
+        }
         self.vm = None;
         self.evaluator = Evaluator::Interpreter;
         self.vm_unavailable = Some(why);
     }
 
+    /// Whether decisions are cached.
+    pub fn caches_decisions(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// The cached decision for a request, if there is one.
+    pub fn cached(&self, key: &RequestKey) -> Option<Option<serde_json::Value>> {
+        self.cache.as_ref()?.get(key)
+    }
+
+    /// Remember the decision the policy returned for a request.
+    pub fn remember(&self, key: RequestKey, decision: &Option<serde_json::Value>) {
+        if let Some(cache) = &self.cache {
+            cache.insert(key, decision.clone());
+        }
+    }
+
     /// Evaluate the entrypoint on the serving path. `Ok(None)` is an undefined decision.
-    pub fn evaluate(&self, input: &serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
+    pub fn evaluate(&self, input: serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
         match &self.vm {
             Some(vm) => self.evaluate_vm(vm, input),
             None => self.evaluate_interpreted(input),
@@ -155,7 +187,7 @@ impl Policy {
     }
 
     /// Evaluate the entrypoint with the interpreter.
-    pub fn evaluate_interpreted(&self, input: &serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
+    pub fn evaluate_interpreted(&self, input: serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
         self.evaluate_on(&mut self.engine.clone(), input)
     }
 
@@ -164,9 +196,9 @@ impl Policy {
     pub fn evaluate_on(
         &self,
         engine: &mut Engine,
-        input: &serde_json::Value,
+        input: serde_json::Value,
     ) -> Result<Option<serde_json::Value>, EvalError> {
-        engine.set_input(regorus::Value::from(input.clone()));
+        engine.set_input(regorus::Value::from(input));
         let value = engine.eval_rule(self.entrypoint.clone()).map_err(|e| EvalError(format!("{e:#}")))?;
         to_json(&value)
     }
@@ -176,12 +208,12 @@ impl Policy {
         self.engine.clone()
     }
 
-    fn evaluate_vm(&self, vm: &VmPath, input: &serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
+    fn evaluate_vm(&self, vm: &VmPath, input: serde_json::Value) -> Result<Option<serde_json::Value>, EvalError> {
         let mut machine = match vm.acquire() {
             Some(m) => m,
             None => self.new_vm(vm)?,
         };
-        machine.set_input(regorus::Value::from(input.clone()));
+        machine.set_input(regorus::Value::from(input));
         match machine.execute() {
             Ok(value) => {
                 let result = to_json(&value);
@@ -248,8 +280,8 @@ mod tests {
         assert_eq!(p.evaluator(), Evaluator::Vm);
         for action in ["system.ping", "container.create", "system.ping"] {
             let input = json!({"request": {"action": action}});
-            let vm = p.evaluate(&input).unwrap();
-            assert_eq!(vm, p.evaluate_interpreted(&input).unwrap());
+            let vm = p.evaluate(input.clone()).unwrap();
+            assert_eq!(vm, p.evaluate_interpreted(input).unwrap());
             assert_eq!(vm.unwrap()["allow"], action == "system.ping");
         }
     }
@@ -257,8 +289,27 @@ mod tests {
     #[test]
     fn undefined_is_none() {
         let p = policy("package sockguard\ndecision := {\"allow\": true} if input.never\n");
-        assert_eq!(p.evaluate(&json!({})).unwrap(), None);
-        assert_eq!(p.evaluate_interpreted(&json!({})).unwrap(), None);
+        assert_eq!(p.evaluate(json!({})).unwrap(), None);
+        assert_eq!(p.evaluate_interpreted(json!({})).unwrap(), None);
+    }
+
+    #[test]
+    fn the_cache_answers_repeats_and_only_for_deterministic_policies() {
+        let rego = "package sockguard\ndecision := {\"allow\": input.request.action == \"system.ping\"}\n";
+        let bundle = Bundle::from_files("t", vec![SourceFile { path: "p.rego".into(), text: rego.into() }]).unwrap();
+        let p = Policy::compile(&bundle, CompileOptions { cache_capacity: 8, ..CompileOptions::default() }).unwrap();
+        assert!(p.caches_decisions());
+        let key = RequestKey::new("GET", "/_ping", &http::HeaderMap::new(), b"", "c").unwrap();
+        assert_eq!(p.cached(&key), None);
+        let decision = p.evaluate(json!({"request": {"action": "system.ping"}})).unwrap();
+        p.remember(key.clone(), &decision);
+        assert_eq!(p.cached(&key), Some(decision));
+
+        let timed = "package sockguard\ndecision := {\"allow\": time.now_ns() > 0}\n";
+        let bundle = Bundle::from_files("t", vec![SourceFile { path: "p.rego".into(), text: timed.into() }]).unwrap();
+        let p = Policy::compile(&bundle, CompileOptions { cache_capacity: 8, ..CompileOptions::default() }).unwrap();
+        assert!(!p.caches_decisions());
+        assert!(p.cache_unavailable.as_deref().unwrap_or("").contains("time.now_ns"));
     }
 
     #[test]
@@ -268,8 +319,8 @@ mod tests {
              decision := {\"allow\": count([1 | some i in numbers.range(1, 5000); some j in numbers.range(1, 5000)]) > 0}\n",
         );
         let started = std::time::Instant::now();
-        assert!(p.evaluate(&json!({})).is_err());
-        assert!(p.evaluate_interpreted(&json!({})).is_err());
+        assert!(p.evaluate(json!({})).is_err());
+        assert!(p.evaluate_interpreted(json!({})).is_err());
         assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 

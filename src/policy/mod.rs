@@ -4,6 +4,7 @@
 //! of `sockguard test` both call it, so they cannot disagree.
 
 pub mod bundle;
+pub mod cache;
 pub mod decision;
 pub mod embedded;
 pub mod engine;
@@ -48,18 +49,27 @@ pub struct Subject<'a> {
 
 /// Build the input document for a classified request and decide it.
 pub fn judge(policy: &Policy, subject: Subject<'_>, mode: Mode, path: Path) -> Judgement {
-    judge_with(subject, mode, |input| match path {
+    judge_with(subject, mode, Keep::Input, |input| match path {
         Path::Serving => policy.evaluate(input),
         Path::Interpreter => policy.evaluate_interpreted(input),
     })
 }
 
+/// Whether a judgement keeps the input document it built (authoring does, to show it; serving
+/// does not, and hands it to the evaluator without a copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    Input,
+    Nothing,
+}
+
 /// [`judge`] with a given evaluation (for `sockguard test`, which evaluates on one interpreter
-/// that gathers coverage across every test and case).
+/// that gathers coverage across every test and case, and for serving, which keeps nothing).
 pub fn judge_with(
     subject: Subject<'_>,
     mode: Mode,
-    evaluate: impl FnOnce(&serde_json::Value) -> Result<Option<serde_json::Value>, engine::EvalError>,
+    keep: Keep,
+    evaluate: impl FnOnce(serde_json::Value) -> Result<Option<serde_json::Value>, engine::EvalError>,
 ) -> Judgement {
     let Subject { request, headers, body, client, request_id } = subject;
     let input = match build(request, headers, body, client, request_id) {
@@ -69,8 +79,15 @@ pub fn judge_with(
             return Judgement { input: None, decision: None, verdict };
         }
     };
-    let result = evaluate(&input.value);
-    let decision = result.as_ref().ok().cloned().flatten();
+    let (kept, value) = match keep {
+        Keep::Input => (Some(input.clone()), input.value),
+        Keep::Nothing => (None, input.value),
+    };
+    let result = evaluate(value);
+    let decision = match keep {
+        Keep::Input => result.as_ref().ok().cloned().flatten(),
+        Keep::Nothing => None,
+    };
     let verdict = decide(result, mode);
-    Judgement { input: Some(input), decision, verdict }
+    Judgement { input: kept, decision, verdict }
 }

@@ -9,7 +9,7 @@
 use super::body::ProxyBody;
 use super::hijack;
 use super::redact::redact;
-use super::upstream::{ConnectError, UpstreamClient};
+use super::upstream::{ConnectError, Session, UpstreamError};
 use crate::deny::Denial;
 use crate::policy::Permit;
 use crate::reason::Reason;
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 /// What forwarding needs besides the request.
 #[derive(Debug)]
 pub struct Route<'a> {
-    pub client: &'a UpstreamClient,
+    pub session: &'a Session,
     /// Time allowed until the response head, `None` for long-running actions.
     pub timeout: Option<Duration>,
     /// Largest response that may be buffered for redaction.
@@ -57,7 +57,7 @@ pub async fn forward(
 ) -> Result<Response<ProxyBody>, Denial> {
     let is_upgrade = upgrade.is_some();
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = Uri::try_from(format!("http://docker{path}"))
+    parts.uri = Uri::try_from(path)
         .map_err(|e| Denial::because(Reason::InternalError, format!("cannot rebuild the request URI: {e}")))?;
     strip_hop_by_hop(&mut parts.headers, is_upgrade);
     if let ProxyBody::Full(full) = &body {
@@ -67,7 +67,7 @@ pub async fn forward(
     let is_head = parts.method == Method::HEAD;
     let request = http::Request::from_parts(parts, body);
 
-    let sent = route.client.request(request);
+    let sent = route.session.send(request);
     let result = match route.timeout.filter(|_| !is_upgrade) {
         Some(limit) => tokio::time::timeout(limit, sent).await.map_err(|_| {
             Denial::because(Reason::UpstreamTimeout, format!("the engine sent no response within {limit:?}"))
@@ -121,18 +121,16 @@ pub async fn forward(
     Ok(Response::from_parts(parts, ProxyBody::bytes(text)))
 }
 
-fn upstream_denial(e: hyper_util::client::legacy::Error) -> Denial {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&e);
-    while let Some(err) = source {
-        if let Some(connect) = err.downcast_ref::<ConnectError>() {
-            return match connect {
-                ConnectError::TimedOut { .. } => Denial::because(Reason::UpstreamTimeout, connect.to_string()),
-                ConnectError::Refused { .. } => Denial::because(Reason::UpstreamUnreachable, connect.to_string()),
-            };
+fn upstream_denial(e: UpstreamError) -> Denial {
+    match e {
+        UpstreamError::Connect(connect @ ConnectError::TimedOut { .. }) => {
+            Denial::because(Reason::UpstreamTimeout, connect.to_string())
         }
-        source = err.source();
+        UpstreamError::Connect(connect) => Denial::because(Reason::UpstreamUnreachable, connect.to_string()),
+        UpstreamError::Http(e) => {
+            Denial::because(Reason::UpstreamUnreachable, format!("the engine connection failed: {e}"))
+        }
     }
-    Denial::because(Reason::UpstreamUnreachable, format!("the engine connection failed: {e}"))
 }
 
 /// Drop hop-by-hop headers (and any the `Connection` header names). For an upgrade the

@@ -7,13 +7,14 @@
 
 use super::body::ProxyBody;
 use super::forward::{self, forward};
-use super::upstream::UpstreamClient;
+use super::upstream::{Connector, Session};
 use crate::audit::{self, AuditLog, Event};
 use crate::deny::{Denial, REQUEST_ID_HEADER};
 use crate::identity::Client;
 use crate::input::routes::Body as BodySpec;
 use crate::input::{classify, BodyInput, Classified};
-use crate::policy::{judge, negotiation, Mode, Outcome, Path, Policy, Subject, Verdict};
+use crate::policy::cache::RequestKey;
+use crate::policy::{decide, judge_with, negotiation, Keep, Mode, Outcome, Policy, Subject, Verdict};
 use crate::reason::Reason;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -54,7 +55,8 @@ pub struct Gateway {
     /// The policy in force. A request loads it once and keeps it to the end, so a reload never
     /// changes the policy under a request in flight.
     pub policy: ArcSwap<Policy>,
-    pub upstream: UpstreamClient,
+    /// Opens upstream connections (one per client connection, see [`Session`]).
+    pub upstream: Connector,
     pub mode: Mode,
     pub audit: AuditLog,
     pub limits: Limits,
@@ -79,6 +81,7 @@ struct Record {
 pub async fn handle(
     gateway: Arc<Gateway>,
     client: Arc<Client>,
+    session: Arc<Session>,
     guard: mpsc::Sender<()>,
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
@@ -89,7 +92,9 @@ pub async fn handle(
     let raw_path = request.uri().path().to_owned();
     let mut record = Record { classified: None, outcome: None, annotations: serde_json::Map::new() };
 
-    let result = decide_and_forward(&gateway, &policy, &client, &request_id, guard, request, &mut record).await;
+    let context =
+        Context { gateway: &gateway, policy: &policy, client: &client, session: &session, request_id: &request_id };
+    let result = decide_and_forward(context, guard, request, &mut record).await;
     let (mut response, denial) = match result {
         Ok(response) => (response, None),
         Err(denial) => {
@@ -138,15 +143,23 @@ pub async fn handle(
     Ok(response)
 }
 
+/// What one request is handled with.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    gateway: &'a Gateway,
+    policy: &'a Policy,
+    client: &'a Client,
+    session: &'a Session,
+    request_id: &'a str,
+}
+
 async fn decide_and_forward(
-    gateway: &Gateway,
-    policy: &Policy,
-    client: &Client,
-    request_id: &str,
+    context: Context<'_>,
     guard: mpsc::Sender<()>,
     mut request: Request<Incoming>,
     record: &mut Record,
 ) -> Result<Response<ProxyBody>, Denial> {
+    let Context { gateway, policy, client, session, request_id } = context;
     let classified = classify(request.method().as_str(), request.uri().path(), request.uri().query())?;
     let upgrade = is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
     let (parts, incoming) = request.into_parts();
@@ -167,9 +180,34 @@ async fn decide_and_forward(
         (None, _) => BodyInput::Absent,
     };
 
-    let subject = Subject { request: &classified, headers: &parts.headers, body, client, request_id };
-    let judgement = judge(policy, subject, gateway.mode, Path::Serving);
-    let verdict = if is_negotiation(&classified) { negotiation(judgement.verdict) } else { judgement.verdict };
+    // A request identical to a recent one gets its decision without building the document.
+    let key = if policy.caches_decisions() {
+        let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+        RequestKey::new(
+            parts.method.as_str(),
+            target,
+            &parts.headers,
+            body_input_bytes.as_deref().unwrap_or(&[]),
+            client.key(),
+        )
+    } else {
+        None
+    };
+    let verdict = match key.as_ref().and_then(|k| policy.cached(k)) {
+        Some(decision) => decide(Ok(decision), gateway.mode),
+        None => {
+            let subject = Subject { request: &classified, headers: &parts.headers, body, client, request_id };
+            let evaluate = |input| {
+                let result = policy.evaluate(input);
+                if let (Some(key), Ok(decision)) = (key, &result) {
+                    policy.remember(key, decision);
+                }
+                result
+            };
+            judge_with(subject, gateway.mode, Keep::Nothing, evaluate).verdict
+        }
+    };
+    let verdict = if is_negotiation(&classified) { negotiation(verdict) } else { verdict };
     let long = classified.is_long();
     record.classified = Some(classified);
     let permit = match verdict {
@@ -183,7 +221,7 @@ async fn decide_and_forward(
     record.annotations = permit.annotations().clone();
 
     let route = forward::Route {
-        client: &gateway.upstream,
+        session,
         timeout: (!long).then_some(gateway.upstream_timeout),
         redact_cap: gateway.limits.redact_body,
         request_id,

@@ -1,19 +1,24 @@
-//! The connection to the upstream Docker Engine: address, connector and pooled HTTP/1.1 client.
+//! The connection to the upstream Docker Engine: address, connector, and one upstream
+//! connection per client connection.
 //!
-//! Connections are kept alive and reused; a connection that an upgrade (attach, exec) takes over
-//! leaves the pool. Connecting has its own timeout, so that an engine that is down answers
-//! `upstream_unreachable` at once and one that hangs answers `upstream_timeout`; once the engine
-//! is back, the next request simply connects again.
+//! A client connection carries one request at a time, so it is paired with one upstream
+//! connection of its own ([`Session`]), opened on its first request, kept alive while the client
+//! keeps its connection, and closed with it. There is no shared pool to lock or to hand
+//! connections between threads: a request and its upstream exchange stay on one task. An upgrade
+//! (attach, exec) takes the upstream connection over; the next request, if any, opens another.
+//! Connecting has its own timeout, so that an engine that is down answers `upstream_unreachable`
+//! at once and one that hangs answers `upstream_timeout`; once the engine is back, the next
+//! request simply connects again.
 
 use super::body::ProxyBody;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::future::Future;
+use hyper_util::rt::TokioIo;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::{TcpStream, UnixStream};
@@ -61,12 +66,6 @@ pub enum UpstreamIo {
     Tcp(TokioIo<TcpStream>),
 }
 
-impl Connection for UpstreamIo {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
 impl Read for UpstreamIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
@@ -109,6 +108,15 @@ pub enum ConnectError {
     TimedOut { address: String, after: Duration },
 }
 
+/// Why the engine could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("the engine connection failed: {0}")]
+    Http(#[from] hyper::Error),
+}
+
 /// Connects to the engine, with a timeout.
 #[derive(Clone, Debug)]
 pub struct Connector {
@@ -116,50 +124,90 @@ pub struct Connector {
     timeout: Duration,
 }
 
-impl tower_service::Service<http::Uri> for Connector {
-    type Response = UpstreamIo;
-    type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<UpstreamIo, ConnectError>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
-        Poll::Ready(Ok(()))
+impl Connector {
+    pub fn new(address: Address, timeout: Duration) -> Connector {
+        Connector { address, timeout }
     }
 
-    fn call(&mut self, _: http::Uri) -> Self::Future {
-        let address = self.address.clone();
-        let timeout = self.timeout;
-        Box::pin(async move {
-            let name = address.to_string();
-            let connect = async {
-                match &address {
-                    Address::Unix(path) => UnixStream::connect(path).await.map(|s| UpstreamIo::Unix(TokioIo::new(s))),
-                    Address::Tcp(host) => {
-                        let stream = TcpStream::connect(host.as_str()).await?;
-                        stream.set_nodelay(true)?;
-                        Ok(UpstreamIo::Tcp(TokioIo::new(stream)))
-                    }
+    /// Open a connection and start its HTTP/1.1 client on a task of its own.
+    async fn open(&self) -> Result<SendRequest<ProxyBody>, UpstreamError> {
+        let name = self.address.to_string();
+        let connect = async {
+            match &self.address {
+                Address::Unix(path) => UnixStream::connect(path).await.map(|s| UpstreamIo::Unix(TokioIo::new(s))),
+                Address::Tcp(host) => {
+                    let stream = TcpStream::connect(host.as_str()).await?;
+                    stream.set_nodelay(true)?;
+                    Ok(UpstreamIo::Tcp(TokioIo::new(stream)))
                 }
-            };
-            match tokio::time::timeout(timeout, connect).await {
-                Ok(Ok(io)) => Ok(io),
-                Ok(Err(source)) => Err(ConnectError::Refused { address: name, source }),
-                Err(_) => Err(ConnectError::TimedOut { address: name, after: timeout }),
             }
-        })
+        };
+        let io = match tokio::time::timeout(self.timeout, connect).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(source)) => return Err(ConnectError::Refused { address: name, source }.into()),
+            Err(_) => return Err(ConnectError::TimedOut { address: name, after: self.timeout }.into()),
+        };
+        let (sender, connection) = http1::Builder::new().handshake(io).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.with_upgrades().await {
+                tracing::debug!(error = %e, "upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
     }
 }
 
-/// The pooled client to the engine.
-pub type UpstreamClient = Client<Connector, ProxyBody>;
+/// The upstream side of one client connection.
+#[derive(Debug)]
+pub struct Session {
+    connector: Connector,
+    /// The idle upstream connection, if one is open. A std Mutex, not a tokio one: it is only
+    /// held to take the sender out or put it back, never across an await.
+    idle: Mutex<Option<SendRequest<ProxyBody>>>,
+}
 
-/// Build the client for an engine address.
-pub fn client(address: Address, connect_timeout: Duration) -> UpstreamClient {
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(64)
-        .retry_canceled_requests(true)
-        .set_host(false)
-        .build(Connector { address, timeout: connect_timeout })
+impl Session {
+    pub fn new(connector: Connector) -> Session {
+        Session { connector, idle: Mutex::new(None) }
+    }
+
+    /// Send a request on this session's upstream connection, opening one when there is none or
+    /// the one there was closed by the engine before the request could be sent.
+    pub async fn send(&self, request: http::Request<ProxyBody>) -> Result<http::Response<Incoming>, UpstreamError> {
+        let idle = self.idle.lock().ok().and_then(|mut slot| slot.take()).filter(|s| !s.is_closed());
+        let mut sender = match idle {
+            Some(sender) => sender,
+            None => self.connector.open().await?,
+        };
+        let request = match ready(&mut sender).await {
+            true => match sender.try_send_request(request).await {
+                Ok(response) => return Ok(self.keep(sender, response)),
+                Err(mut e) => match e.take_message() {
+                    // not sent: the kept-alive connection was closed under us; use a new one
+                    Some(request) => request,
+                    None => return Err(e.into_error().into()),
+                },
+            },
+            false => request,
+        };
+        let mut sender = self.connector.open().await?;
+        let response = sender.send_request(request).await?;
+        Ok(self.keep(sender, response))
+    }
+
+    fn keep(&self, sender: SendRequest<ProxyBody>, response: http::Response<Incoming>) -> http::Response<Incoming> {
+        if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            if let Ok(mut slot) = self.idle.lock() {
+                *slot = Some(sender);
+            }
+        }
+        response
+    }
+}
+
+/// Wait until the connection can take a request; false when it has closed.
+async fn ready(sender: &mut SendRequest<ProxyBody>) -> bool {
+    sender.ready().await.is_ok()
 }
 
 #[cfg(test)]

@@ -115,8 +115,10 @@ where
     let client = Arc::new(client);
     tokio::spawn(async move {
         let guard = done.clone();
-        let service =
-            service_fn(move |request| crate::proxy::handle(gateway.clone(), client.clone(), guard.clone(), request));
+        let session = Arc::new(crate::proxy::upstream::Session::new(gateway.upstream.clone()));
+        let service = service_fn(move |request| {
+            crate::proxy::handle(gateway.clone(), client.clone(), session.clone(), guard.clone(), request)
+        });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .keep_alive(true)

@@ -5,21 +5,17 @@
 # denied, each with its own reason code; unknown endpoints are denied; environment variables
 # are removed from inspect responses, where credentials usually live.
 #
-# The decision dispatches on input.request.action through constant tables (actions.rego), so
-# a request touches only the entries that concern it.
+# The decision of every known read is one entry of a constant table keyed by action
+# (sockguard_default/data.json, which is data: looked up, never rebuilt per request), so a request
+# touches only the entry that concerns it.
 package sockguard
 
 import rego.v1
 
 action := input.request.action
 
-decision := exfiltration[action] if {
-	exfiltration[action]
-} else := {"allow": true, "redact": redactions[action]} if {
-	reads[action]
-	redactions[action]
-} else := {"allow": true} if {
-	reads[action]
+decision := data.sockguard_default.decisions[action] if {
+	data.sockguard_default.decisions[action]
 } else := {
 	"allow": false,
 	"code": "unknown_action",
