@@ -87,6 +87,11 @@ impl Client {
         self.json.clone()
     }
 
+    /// `input.client`, borrowed.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+
     /// The caller as text, for the decision cache key.
     pub fn key(&self) -> &str {
         &self.key

@@ -231,6 +231,16 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         bound.push((address.docker_host(), listener));
     }
     let shutdown = Shutdown::new();
+    let flusher = tokio::spawn({
+        let gateway = gateway.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(10));
+            loop {
+                tick.tick().await;
+                gateway.audit.flush();
+            }
+        }
+    });
     for (name, listener) in bound {
         tracing::info!(listener = %name, upstream = %config.upstream, mode = config.mode.as_str(), "listening");
         tokio::spawn(accept_loop(listener, name, gateway.clone(), shutdown.handle()));
@@ -246,6 +256,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     if !shutdown.drain(config.shutdown_grace).await {
         tracing::warn!("connections were still open after the grace period; closing them");
     }
+    flusher.abort();
+    gateway.audit.flush();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

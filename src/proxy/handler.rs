@@ -126,7 +126,7 @@ pub async fn handle(
     gateway.audit.record(&Event {
         time: audit::now_rfc3339(),
         request_id: &request_id,
-        client: client.to_json(),
+        client: client.json(),
         action: classified.map_or(crate::input::routes::UNKNOWN, |c| c.action),
         method: &method,
         raw_path: &raw_path,

@@ -146,13 +146,22 @@ impl Sockguard {
         status
     }
 
-    /// The audit lines written so far, each checked against the published JSON Schema.
+    /// The audit lines written so far, each checked against the published JSON Schema. Lines
+    /// are written in batches every 10 ms: wait until the file has stopped growing.
     pub fn audit_lines(&self) -> Vec<serde_json::Value> {
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&self.audit)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let read = || std::fs::read_to_string(&self.audit).unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut text = read();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let again = read();
+            let settled = again == text && !again.is_empty();
+            text = again;
+            if settled || Instant::now() > deadline {
+                break;
+            }
+        }
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         for line in &lines {
             check_audit_schema(line);
         }
