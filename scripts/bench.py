@@ -57,10 +57,14 @@ class Peers:
         self.sockets: dict[str, str] = {"direct": upstream}
 
     def start(self) -> None:
-        for name, bundle in (("sockguard", None), ("sockguard-realistic", str(REPO / "bench" / "realistic"))):
+        realistic = str(REPO / "bench" / "realistic")
+        for name, bundle, cache in (("sockguard", None, "1024"), ("sockguard-nocache", None, "0"),
+                                    ("sockguard-realistic", realistic, "1024"),
+                                    ("sockguard-realistic-nocache", realistic, "0")):
             sock = str(self.dir / f"{name}.sock")
             cmd = [self.args.sockguard, "serve", "--listen", f"unix://{sock}", "--upstream", f"unix://{self.upstream}",
-                   "--socket-mode", "0666", "--audit-log", str(self.dir / f"{name}.audit.log"), "--log-level", "warn"]
+                   "--socket-mode", "0666", "--audit-log", str(self.dir / f"{name}.audit.log"), "--log-level", "warn",
+                   "--decision-cache", cache]
             if bundle:
                 cmd += ["--bundle", bundle]
             self._spawn(name, cmd, sock)
@@ -196,7 +200,8 @@ def run_upstream(args, kind: str, upstream: str, workdir: Path, groups: list[int
     peers.start()
     results: dict[tuple[str, str], list[float]] = {}
     refused: dict[tuple[str, str], str] = {}
-    names = ["direct", "sockguard", "sockguard-realistic", "haproxy", "socat"]
+    names = ["direct", "sockguard", "sockguard-nocache", "sockguard-realistic", "sockguard-realistic-nocache",
+             "haproxy", "socat"]
     table = scenarios(args, kind, exec_container)
     try:
         for round_no in range(args.rounds):
@@ -270,10 +275,10 @@ def must_work(peer: str, scenario: str) -> bool:
     """What each peer path must do for the smoke run to pass. sockguard's default bundle is
     read-only (creates and execs are denied by design); HAProxy 2.6 drops the upgrade of a POST
     with a body (exec), which is the known failure the issue describes."""
-    if peer in ("direct", "sockguard-realistic", "socat"):
+    if peer in ("direct", "sockguard-realistic", "sockguard-realistic-nocache", "socat"):
         return True
     writes = "create" in scenario or "round trips" in scenario
-    if peer == "sockguard":
+    if peer in ("sockguard", "sockguard-nocache"):
         return not writes
     if peer == "haproxy":
         return "round trips" not in scenario

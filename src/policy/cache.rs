@@ -78,10 +78,51 @@ fn reads_request_id(code: &str) -> bool {
 /// Largest body a cached request may carry.
 pub const MAX_CACHED_BODY: usize = 64 << 10;
 
-/// Everything an input document is built from, but the request id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestKey {
+/// Everything an input document is built from, but the request id, borrowed from the request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestKey<'a> {
     hash: u64,
+    method: &'a str,
+    target: &'a str,
+    headers: &'a http::HeaderMap,
+    body: &'a [u8],
+    client: &'a str,
+}
+
+impl<'a> RequestKey<'a> {
+    /// The key of a request; `None` when its body is too large to cache.
+    pub fn new(
+        method: &'a str,
+        target: &'a str,
+        headers: &'a http::HeaderMap,
+        body: &'a [u8],
+        client: &'a str,
+    ) -> Option<RequestKey<'a>> {
+        if body.len() > MAX_CACHED_BODY {
+            return None;
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (method, target, body, client).hash(&mut hasher);
+        for (name, value) in headers {
+            (name.as_str(), value.as_bytes()).hash(&mut hasher);
+        }
+        Some(RequestKey { hash: hasher.finish(), method, target, headers, body, client })
+    }
+
+    fn owned(&self) -> StoredKey {
+        StoredKey {
+            method: self.method.to_owned(),
+            target: self.target.to_owned(),
+            headers: self.headers.iter().map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec())).collect(),
+            body: self.body.to_vec(),
+            client: self.client.to_owned(),
+        }
+    }
+}
+
+/// A key kept in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoredKey {
     method: String,
     target: String,
     headers: Vec<(String, Vec<u8>)>,
@@ -89,30 +130,18 @@ pub struct RequestKey {
     client: String,
 }
 
-impl RequestKey {
-    /// The key of a request; `None` when its body is too large to cache.
-    pub fn new(method: &str, target: &str, headers: &http::HeaderMap, body: &[u8], client: &str) -> Option<RequestKey> {
-        if body.len() > MAX_CACHED_BODY {
-            return None;
-        }
-        let headers: Vec<(String, Vec<u8>)> =
-            headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (method, target, &headers, body, client).hash(&mut hasher);
-        Some(RequestKey {
-            hash: hasher.finish(),
-            method: method.to_owned(),
-            target: target.to_owned(),
-            headers,
-            body: body.to_vec(),
-            client: client.to_owned(),
-        })
-    }
-}
-
-impl std::hash::Hash for RequestKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+impl StoredKey {
+    fn matches(&self, key: &RequestKey<'_>) -> bool {
+        self.method == key.method
+            && self.target == key.target
+            && self.body == key.body
+            && self.client == key.client
+            && self.headers.len() == key.headers.len()
+            && self
+                .headers
+                .iter()
+                .zip(key.headers)
+                .all(|((n, v), (kn, kv))| n == kn.as_str() && v.as_slice() == kv.as_bytes())
     }
 }
 
@@ -126,8 +155,10 @@ pub struct DecisionCache {
 
 #[derive(Debug, Default)]
 struct Entries {
-    map: HashMap<RequestKey, Option<Value>>,
-    order: VecDeque<RequestKey>,
+    /// By hash; a hash shared by different requests keeps them all.
+    map: HashMap<u64, Vec<(StoredKey, Option<Value>)>>,
+    order: VecDeque<u64>,
+    len: usize,
 }
 
 impl DecisionCache {
@@ -135,25 +166,35 @@ impl DecisionCache {
         DecisionCache { capacity, entries: Mutex::new(Entries::default()) }
     }
 
-    pub fn get(&self, key: &RequestKey) -> Option<Option<Value>> {
-        self.entries.lock().ok()?.map.get(key).cloned()
+    pub fn get(&self, key: &RequestKey<'_>) -> Option<Option<Value>> {
+        let entries = self.entries.lock().ok()?;
+        let bucket = entries.map.get(&key.hash)?;
+        bucket.iter().find(|(stored, _)| stored.matches(key)).map(|(_, decision)| decision.clone())
     }
 
-    pub fn insert(&self, key: RequestKey, decision: Option<Value>) {
+    pub fn insert(&self, key: &RequestKey<'_>, decision: Option<Value>) {
         let Ok(mut entries) = self.entries.lock() else { return };
-        if entries.map.contains_key(&key) {
+        if entries.map.get(&key.hash).is_some_and(|b| b.iter().any(|(stored, _)| stored.matches(key))) {
             return;
         }
-        while entries.order.len() >= self.capacity {
-            match entries.order.pop_front() {
-                Some(old) => {
-                    entries.map.remove(&old);
+        while entries.len >= self.capacity {
+            let Some(old) = entries.order.pop_front() else { break };
+            let removed = entries.map.get_mut(&old).map_or(0, |bucket| {
+                if bucket.is_empty() {
+                    0
+                } else {
+                    bucket.remove(0);
+                    1
                 }
-                None => break,
+            });
+            if entries.map.get(&old).is_some_and(Vec::is_empty) {
+                entries.map.remove(&old);
             }
+            entries.len = entries.len.saturating_sub(removed);
         }
-        entries.order.push_back(key.clone());
-        entries.map.insert(key, decision);
+        entries.order.push_back(key.hash);
+        entries.map.entry(key.hash).or_default().push((key.owned(), decision));
+        entries.len = entries.len.saturating_add(1);
     }
 
     pub fn capacity(&self) -> usize {
@@ -161,7 +202,7 @@ impl DecisionCache {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.map.len()).unwrap_or(0)
+        self.entries.lock().map(|e| e.len).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -174,34 +215,43 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn key(target: &str, body: &[u8], client: &str) -> RequestKey {
+    fn headers(agent: &str) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
-        headers.insert("user-agent", "docker".parse().unwrap());
-        RequestKey::new("GET", target, &headers, body, client).unwrap()
+        headers.insert("user-agent", agent.parse().unwrap());
+        headers
     }
 
     #[test]
     fn every_part_of_the_request_is_in_the_key() {
-        assert_eq!(key("/x", b"", "uid 1"), key("/x", b"", "uid 1"));
-        assert_ne!(key("/x", b"", "uid 1"), key("/y", b"", "uid 1"));
-        assert_ne!(key("/x", b"", "uid 1"), key("/x", b"{}", "uid 1"));
-        assert_ne!(key("/x", b"", "uid 1"), key("/x", b"", "uid 2"));
-        let mut headers = http::HeaderMap::new();
-        headers.insert("user-agent", "other".parse().unwrap());
-        assert_ne!(key("/x", b"", "uid 1"), RequestKey::new("GET", "/x", &headers, b"", "uid 1").unwrap());
-        assert!(RequestKey::new("GET", "/x", &headers, &vec![0; MAX_CACHED_BODY + 1], "c").is_none());
+        let (docker, other) = (headers("docker"), headers("other"));
+        let cache = DecisionCache::new(8);
+        let base = RequestKey::new("GET", "/x", &docker, b"", "uid 1").unwrap();
+        cache.insert(&base, Some(json!(1)));
+        assert_eq!(cache.get(&RequestKey::new("GET", "/x", &docker, b"", "uid 1").unwrap()), Some(Some(json!(1))));
+        for different in [
+            RequestKey::new("POST", "/x", &docker, b"", "uid 1"),
+            RequestKey::new("GET", "/y", &docker, b"", "uid 1"),
+            RequestKey::new("GET", "/x", &docker, b"{}", "uid 1"),
+            RequestKey::new("GET", "/x", &docker, b"", "uid 2"),
+            RequestKey::new("GET", "/x", &other, b"", "uid 1"),
+        ] {
+            assert_eq!(cache.get(&different.unwrap()), None);
+        }
+        assert!(RequestKey::new("GET", "/x", &docker, &vec![0; MAX_CACHED_BODY + 1], "c").is_none());
     }
 
     #[test]
     fn it_is_bounded_first_in_first_out() {
+        let h = headers("docker");
+        let key = |t| RequestKey::new("GET", t, &h, b"", "c").unwrap();
         let cache = DecisionCache::new(2);
-        cache.insert(key("/a", b"", "c"), Some(json!(1)));
-        cache.insert(key("/b", b"", "c"), None);
-        cache.insert(key("/c", b"", "c"), Some(json!(3)));
+        cache.insert(&key("/a"), Some(json!(1)));
+        cache.insert(&key("/b"), None);
+        cache.insert(&key("/c"), Some(json!(3)));
         assert_eq!(cache.len(), 2);
-        assert_eq!(cache.get(&key("/a", b"", "c")), None);
-        assert_eq!(cache.get(&key("/b", b"", "c")), Some(None));
-        assert_eq!(cache.get(&key("/c", b"", "c")), Some(Some(json!(3))));
+        assert_eq!(cache.get(&key("/a")), None);
+        assert_eq!(cache.get(&key("/b")), Some(None));
+        assert_eq!(cache.get(&key("/c")), Some(Some(json!(3))));
     }
 
     #[test]

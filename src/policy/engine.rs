@@ -167,12 +167,12 @@ impl Policy {
     }
 
     /// The cached decision for a request, if there is one.
-    pub fn cached(&self, key: &RequestKey) -> Option<Option<serde_json::Value>> {
+    pub fn cached(&self, key: &RequestKey<'_>) -> Option<Option<serde_json::Value>> {
         self.cache.as_ref()?.get(key)
     }
 
     /// Remember the decision the policy returned for a request.
-    pub fn remember(&self, key: RequestKey, decision: &Option<serde_json::Value>) {
+    pub fn remember(&self, key: &RequestKey<'_>, decision: &Option<serde_json::Value>) {
         if let Some(cache) = &self.cache {
             cache.insert(key, decision.clone());
         }
@@ -299,10 +299,11 @@ mod tests {
         let bundle = Bundle::from_files("t", vec![SourceFile { path: "p.rego".into(), text: rego.into() }]).unwrap();
         let p = Policy::compile(&bundle, CompileOptions { cache_capacity: 8, ..CompileOptions::default() }).unwrap();
         assert!(p.caches_decisions());
-        let key = RequestKey::new("GET", "/_ping", &http::HeaderMap::new(), b"", "c").unwrap();
+        let headers = http::HeaderMap::new();
+        let key = RequestKey::new("GET", "/_ping", &headers, b"", "c").unwrap();
         assert_eq!(p.cached(&key), None);
         let decision = p.evaluate(json!({"request": {"action": "system.ping"}})).unwrap();
-        p.remember(key.clone(), &decision);
+        p.remember(&key, &decision);
         assert_eq!(p.cached(&key), Some(decision));
 
         let timed = "package sockguard\ndecision := {\"allow\": time.now_ns() > 0}\n";

@@ -199,7 +199,7 @@ async fn decide_and_forward(
             let subject = Subject { request: &classified, headers: &parts.headers, body, client, request_id };
             let evaluate = |input| {
                 let result = policy.evaluate(input);
-                if let (Some(key), Ok(decision)) = (key, &result) {
+                if let (Some(key), Ok(decision)) = (&key, &result) {
                     policy.remember(key, decision);
                 }
                 result
