@@ -219,7 +219,7 @@ def run_upstream(args, kind: str, upstream: str, workdir: Path, groups: list[int
                         refused[key] = f"{result['total'] - result['ok']} of {result['total']} requests not 2xx"
                         continue
                     results.setdefault(key, []).append(value_of(unit, result))
-                    log(f"[{kind} round {round_no + 1}/{args.rounds}] {scenario} {peer}: {value_of(unit, result):.1f} {unit}")
+                    log(f"{time.strftime('%H:%M:%S')} [{kind} round {round_no + 1}/{args.rounds}] {scenario} {peer}: {value_of(unit, result):.1f} {unit}")
         rss = {}
         if kind == "mock":
             pid = peers.pid("sockguard")

@@ -54,6 +54,7 @@ pub mod config;
 pub mod deny;
 pub mod identity;
 pub mod input;
+pub mod json;
 pub mod policy;
 pub mod proxy;
 pub mod reason;

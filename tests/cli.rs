@@ -270,3 +270,61 @@ fn bundle_build_is_deterministic_and_refuses_what_does_not_compile() {
     assert_eq!(serve.status.code(), Some(1));
     assert!(stderr(&serve).contains("--allow-unsigned"), "{}", stderr(&serve));
 }
+
+#[test]
+fn keygen_sign_verify_round_trip_with_cosign_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let run = |args: &[&str], password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sockguard"))
+            .args(args)
+            .env("COSIGN_PASSWORD", password)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["bundle", "keygen", "--output-prefix", &path("cosign")], "pw").status.success());
+    assert!(run(&["bundle", "keygen", "--output-prefix", &path("other")], "").status.success());
+    let again = run(&["bundle", "keygen", "--output-prefix", &path("cosign")], "pw");
+    assert_eq!(again.status.code(), Some(1), "an existing key is never overwritten");
+    let key_mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path("cosign.key")).unwrap().permissions());
+    assert_eq!(key_mode & 0o777, 0o600);
+
+    let archive = path("policy.tar.gz");
+    assert!(run(&["bundle", "build", "policies/presets/traefik", "-o", &archive], "").status.success());
+    let signed = run(&["bundle", "sign", &archive, "--key", &path("cosign.key")], "pw");
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    assert_eq!(run(&["bundle", "sign", &archive, "--key", &path("cosign.key")], "wrong").status.code(), Some(1));
+
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("policy.tar.gz.sigstore.json")).unwrap()).unwrap();
+    assert_eq!(bundle["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(
+        bundle["messageSignature"]["signature"].as_str().unwrap(),
+        std::fs::read_to_string(path("policy.tar.gz.sig")).unwrap()
+    );
+
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["bundle", "verify", archive.as_str()];
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+    let ok = verify(&["--key", &path("cosign.pub")]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("Verified OK"));
+    let sig = path("policy.tar.gz.sig");
+    assert_eq!(verify(&["--key", &path("cosign.pub"), "--signature", &sig]).status.code(), Some(0));
+    let wrong = verify(&["--key", &path("other.pub")]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stderr(&wrong).contains("verification failed"), "{}", stderr(&wrong));
+    assert_eq!(verify(&["--key", &path("other.pub"), "--signature", &sig]).status.code(), Some(1));
+
+    // one byte changed
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&archive, bytes).unwrap();
+    assert_eq!(verify(&["--key", &path("cosign.pub")]).status.code(), Some(1));
+    assert_eq!(verify(&["--key", &path("cosign.pub"), "--signature", &sig]).status.code(), Some(1));
+}

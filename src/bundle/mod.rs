@@ -1,7 +1,12 @@
 //! Distributing bundles: [`archive`] packs a bundle directory into one deterministic `.tar.gz`
-//! and reads it back. (Signatures, registries and reloads build on this.)
+//! and reads it back; [`keys`] reads and writes cosign-compatible keys; [`signature`] signs an
+//! archive and verifies signatures offline (keyed and keyless), with the pure-Rust
+//! cryptography of [`crypto`]. (Registries and reloads build on this.)
 
 pub mod archive;
+pub mod crypto;
+pub mod keys;
+pub mod signature;
 
 use sha2::{Digest, Sha256};
 

@@ -1,6 +1,7 @@
-//! `sockguard bundle`: build bundle archives.
+//! `sockguard bundle`: build bundle archives, make keys, sign and verify them.
 
-use crate::bundle::{archive, digest};
+use crate::bundle::signature::{self, Evidence, Matcher, Trust};
+use crate::bundle::{archive, digest, keys};
 use crate::policy::{Bundle, CompileOptions, Policy};
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -14,6 +15,7 @@ pub struct BundleArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 pub enum BundleCommand {
     /// Pack a bundle directory into a deterministic .tar.gz (refused if it does not compile)
     Build {
@@ -23,11 +25,208 @@ pub enum BundleCommand {
         #[arg(short, long, value_name = "OUT.tar.gz")]
         output: PathBuf,
     },
+    /// Write a cosign-compatible key pair (PREFIX.key, encrypted with COSIGN_PASSWORD, and PREFIX.pub)
+    Keygen {
+        /// Path prefix of the two files
+        #[arg(long, default_value = "cosign", value_name = "PREFIX")]
+        output_prefix: String,
+    },
+    /// Sign a file like `cosign sign-blob --key`: FILE.sig and FILE.sigstore.json
+    Sign {
+        file: PathBuf,
+        /// cosign private key (password from COSIGN_PASSWORD, or asked for)
+        #[arg(long, value_name = "cosign.key")]
+        key: PathBuf,
+    },
+    /// Verify a file's signature, offline
+    Verify(Box<VerifyArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    pub file: PathBuf,
+    /// A detached base64 signature [default: FILE.sig, when no bundle is there]
+    #[arg(long, value_name = "FILE.sig", conflicts_with = "sigstore_bundle")]
+    pub signature: Option<PathBuf>,
+    /// A Sigstore bundle [default: FILE.sigstore.json, when it exists]
+    #[arg(long, value_name = "FILE.sigstore.json")]
+    pub sigstore_bundle: Option<PathBuf>,
+    /// Trust a public key
+    #[arg(long, value_name = "PUB.pem")]
+    pub key: Option<PathBuf>,
+    /// Trust a certificate for this identity (SAN: a URI or an email)
+    #[arg(long, value_name = "ID", conflicts_with = "key")]
+    pub certificate_identity: Option<String>,
+    /// Trust a certificate whose identity matches this regular expression
+    #[arg(long, value_name = "REGEX", conflicts_with_all = ["key", "certificate_identity"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer the certificate's identity must come from
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// ... or a regular expression for it
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_oidc_issuer")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted root [default: the embedded public-good root]
+    #[arg(long, value_name = "trusted_root.json")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 pub fn run(args: BundleArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         BundleCommand::Build { dir, output } => build(&dir, &output),
+        BundleCommand::Keygen { output_prefix } => keygen(&output_prefix),
+        BundleCommand::Sign { file, key } => sign(&file, &key),
+        BundleCommand::Verify(args) => verify(&args),
+    }
+}
+
+/// The key password: `COSIGN_PASSWORD` (which may be empty), else asked on the terminal.
+fn password(confirm: bool) -> anyhow::Result<Vec<u8>> {
+    if let Some(password) = keys::password_from_env() {
+        return Ok(password);
+    }
+    let first = prompt("Enter password for private key: ")?;
+    if confirm && prompt("Enter password for private key again: ")? != first {
+        anyhow::bail!("the passwords do not match");
+    }
+    Ok(first)
+}
+
+/// Read a line from the terminal without echoing it.
+fn prompt(text: &str) -> anyhow::Result<Vec<u8>> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!("no password: set COSIGN_PASSWORD (it may be empty) or run on a terminal");
+    }
+    eprint!("{text}");
+    std::io::stderr().flush()?;
+    let saved = tcgetattr(&stdin)?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet)?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    tcsetattr(&stdin, SetArg::TCSANOW, &saved)?;
+    eprintln!();
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).as_bytes().to_vec())
+}
+
+fn keygen(prefix: &str) -> anyhow::Result<ExitCode> {
+    let private_path = PathBuf::from(format!("{prefix}.key"));
+    let public_path = PathBuf::from(format!("{prefix}.pub"));
+    for path in [&private_path, &public_path] {
+        if path.exists() {
+            anyhow::bail!("{} exists; not overwriting it", path.display());
+        }
+    }
+    let password = password(true)?;
+    let key = keys::generate();
+    let private = keys::encrypt_private(&key, &password)?;
+    let public = keys::public_pem(key.verifying_key())?;
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&private_path)?;
+        file.write_all(private.as_bytes())?;
+    }
+    std::fs::write(&public_path, public)?;
+    println!("Private key written to {}", private_path.display());
+    println!("Public key written to {}", public_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(file: &Path, key_path: &Path) -> anyhow::Result<ExitCode> {
+    let pem = std::fs::read_to_string(key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+    let key = keys::decrypt_private(&pem, &password(false)?)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let signed = signature::sign(&bytes, &key)?;
+    let sig_path = suffixed(file, ".sig");
+    let bundle_path = suffixed(file, ".sigstore.json");
+    write_atomically(&sig_path, signed.signature.as_bytes())?;
+    write_atomically(&bundle_path, signed.bundle.as_bytes())?;
+    println!("{} signed by key {}", digest(&bytes), keys::hint(key.verifying_key())?);
+    println!("Signature written to {}", sig_path.display());
+    println!("Bundle written to {}", bundle_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `FILE` + suffix: `policy.tar.gz` → `policy.tar.gz.sig`.
+pub fn suffixed(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The trust the verification flags describe (shared with `serve` and `bundle pull`).
+pub fn trust_from_flags(
+    key: Option<&Path>,
+    identity: Option<&str>,
+    identity_regexp: Option<&str>,
+    issuer: Option<&str>,
+    issuer_regexp: Option<&str>,
+) -> anyhow::Result<Option<Trust>> {
+    let pattern = |re: &str| regex::Regex::new(re).map(Matcher::Pattern).map_err(anyhow::Error::from);
+    let identity = match (identity, identity_regexp) {
+        (Some(id), _) => Some(Matcher::Exact(id.to_owned())),
+        (None, Some(re)) => Some(pattern(re)?),
+        (None, None) => None,
+    };
+    let issuer = match (issuer, issuer_regexp) {
+        (Some(iss), _) => Some(Matcher::Exact(iss.to_owned())),
+        (None, Some(re)) => Some(pattern(re)?),
+        (None, None) => None,
+    };
+    match (key, identity, issuer) {
+        (Some(path), None, None) => {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok(Some(Trust::Key(keys::read_public(&pem)?)))
+        }
+        (None, Some(identity), Some(issuer)) => Ok(Some(Trust::Keyless { identity, issuer })),
+        (None, None, None) => Ok(None),
+        (Some(_), _, _) => anyhow::bail!("give --key, or a certificate identity and issuer, not both"),
+        (None, Some(_), None) => anyhow::bail!("a certificate identity needs --certificate-oidc-issuer[-regexp]"),
+        (None, None, Some(_)) => anyhow::bail!("an OIDC issuer needs --certificate-identity[-regexp]"),
+    }
+}
+
+fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let trust = trust_from_flags(
+        args.key.as_deref(),
+        args.certificate_identity.as_deref(),
+        args.certificate_identity_regexp.as_deref(),
+        args.certificate_oidc_issuer.as_deref(),
+        args.certificate_oidc_issuer_regexp.as_deref(),
+    )?
+    .ok_or_else(|| anyhow::anyhow!("give --key, or --certificate-identity and --certificate-oidc-issuer"))?;
+    let root_text = match &args.trusted_root {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        None => signature::EMBEDDED_ROOT.to_owned(),
+    };
+    let root = signature::trusted_root(&root_text)?;
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let bundle_path = args.sigstore_bundle.clone().unwrap_or_else(|| suffixed(&args.file, ".sigstore.json"));
+    let (evidence_path, is_bundle) = match (&args.signature, &args.sigstore_bundle) {
+        (Some(sig), _) => (sig.clone(), false),
+        (None, Some(bundle)) => (bundle.clone(), true),
+        (None, None) if bundle_path.exists() => (bundle_path, true),
+        (None, None) => (suffixed(&args.file, ".sig"), false),
+    };
+    let text =
+        std::fs::read_to_string(&evidence_path).with_context(|| format!("cannot read {}", evidence_path.display()))?;
+    let evidence = if is_bundle { Evidence::Bundle(&text) } else { Evidence::Detached(&text) };
+    match signature::verify(&bytes, evidence, &trust, &root) {
+        Ok(verified) => {
+            let log = if verified.logged { "logged in the transparency log" } else { "offline signature, not logged" };
+            println!("Verified OK: {} signed by {} ({log})", args.file.display(), verified.signer);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("sockguard: verification failed: {e}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! lexically (`/srv/../etc` is `/etc`) so that prefix checks cannot be walked around.
 //! Symlinks on the host cannot be resolved from here; policies should allow narrow prefixes.
 
+use crate::json::at;
 use serde_json::{json, Value};
 
 /// The bind mounts named by the (folded) body of `action`.
@@ -92,13 +93,6 @@ fn bind_device(options: &Value) -> Option<String> {
 
 fn options_read_only(options: &Value) -> bool {
     options["o"].as_str().is_some_and(|o| o.split(',').any(|opt| opt == "ro"))
-}
-
-/// The value at a path of object keys, or null (what `value["a"]["b"]` gives, without the
-/// indexing operator the lint wall forbids).
-fn at<'a>(value: &'a Value, path: &[&str]) -> &'a Value {
-    static NULL: Value = Value::Null;
-    path.iter().try_fold(value, |v, key| v.get(key)).unwrap_or(&NULL)
 }
 
 /// Lexically clean an absolute path: collapse `//`, drop `.`, resolve `..` (never above `/`).
