@@ -198,6 +198,8 @@ def higher_is_better(unit: str) -> bool:
 def run_upstream(args, kind: str, upstream: str, workdir: Path, groups: list[int], exec_container=None):
     peers = Peers(args, upstream, workdir, kind)
     peers.start()
+    time.sleep(1)
+    rss_at_start = {name: rss_kib(peers.pid(name)) for name in ("sockguard", "sockguard-realistic", "haproxy")}
     results: dict[tuple[str, str], list[float]] = {}
     refused: dict[tuple[str, str], str] = {}
     names = ["direct", "sockguard", "sockguard-nocache", "sockguard-realistic", "sockguard-realistic-nocache",
@@ -223,7 +225,10 @@ def run_upstream(args, kind: str, upstream: str, workdir: Path, groups: list[int
         rss = {}
         if kind == "mock":
             pid = peers.pid("sockguard")
-            rss["sockguard idle"] = rss_kib(pid)
+            rss["sockguard idle, after start"] = rss_at_start["sockguard"]
+            rss["sockguard-realistic idle, after start"] = rss_at_start["sockguard-realistic"]
+            rss["haproxy idle, after start"] = rss_at_start["haproxy"]
+            rss["sockguard idle, after the scenarios above"] = rss_kib(pid)
             holder = subprocess.Popen(as_client([args.bench_tool, "streams", "--socket", peers.sockets["sockguard"],
                                                  "--count", str(args.event_streams)], groups),
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -233,8 +238,7 @@ def run_upstream(args, kind: str, upstream: str, workdir: Path, groups: list[int
                 rss[f"sockguard with {args.event_streams} event streams"] = rss_kib(pid)
             holder.stdin.close()
             holder.wait(timeout=30)
-            hpid = peers.pid("haproxy")
-            rss["haproxy idle"] = rss_kib(hpid)
+            rss["haproxy idle, after the scenarios above"] = rss_kib(peers.pid("haproxy"))
     finally:
         peers.stop()
     return table, names, results, refused, rss

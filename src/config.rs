@@ -34,6 +34,8 @@ pub struct Settings {
     pub shutdown_grace: Option<String>,
     #[serde(default)]
     pub limits: LimitSettings,
+    #[serde(default)]
+    pub trust: TrustSettings,
     pub log_level: Option<String>,
     /// Entries of the decision cache (0 disables it).
     pub decision_cache: Option<String>,
@@ -48,6 +50,20 @@ pub struct SocketSettings {
     pub group: Option<String>,
 }
 
+/// `trust:` — whose signature a bundle archive must carry.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSettings {
+    /// A cosign public key file.
+    pub key: Option<String>,
+    pub certificate_identity: Option<String>,
+    pub certificate_identity_regexp: Option<String>,
+    pub certificate_oidc_issuer: Option<String>,
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted root file (default: the embedded public-good root).
+    pub trusted_root: Option<String>,
+}
+
 /// `limits:` — sizes of what the proxy may buffer.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +75,7 @@ pub struct LimitSettings {
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 19] = [
+pub const ENV_KEYS: [&str; 25] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
@@ -79,6 +95,12 @@ pub const ENV_KEYS: [&str; 19] = [
     "SOCKGUARD_LIMITS_REDACT_BODY",
     "SOCKGUARD_LOG_LEVEL",
     "SOCKGUARD_DECISION_CACHE",
+    "SOCKGUARD_TRUST_KEY",
+    "SOCKGUARD_TRUST_CERTIFICATE_IDENTITY",
+    "SOCKGUARD_TRUST_CERTIFICATE_IDENTITY_REGEXP",
+    "SOCKGUARD_TRUST_CERTIFICATE_OIDC_ISSUER",
+    "SOCKGUARD_TRUST_CERTIFICATE_OIDC_ISSUER_REGEXP",
+    "SOCKGUARD_TRUST_TRUSTED_ROOT",
 ];
 
 impl Settings {
@@ -122,6 +144,14 @@ impl Settings {
                 json_body_by_action: get("SOCKGUARD_LIMITS_JSON_BODY_BY_ACTION").map(|v| parse_pairs(&v)),
                 redact_body: get("SOCKGUARD_LIMITS_REDACT_BODY"),
             },
+            trust: TrustSettings {
+                key: get("SOCKGUARD_TRUST_KEY"),
+                certificate_identity: get("SOCKGUARD_TRUST_CERTIFICATE_IDENTITY"),
+                certificate_identity_regexp: get("SOCKGUARD_TRUST_CERTIFICATE_IDENTITY_REGEXP"),
+                certificate_oidc_issuer: get("SOCKGUARD_TRUST_CERTIFICATE_OIDC_ISSUER"),
+                certificate_oidc_issuer_regexp: get("SOCKGUARD_TRUST_CERTIFICATE_OIDC_ISSUER_REGEXP"),
+                trusted_root: get("SOCKGUARD_TRUST_TRUSTED_ROOT"),
+            },
             log_level: get("SOCKGUARD_LOG_LEVEL"),
             decision_cache: get("SOCKGUARD_DECISION_CACHE"),
         })
@@ -151,6 +181,20 @@ impl Settings {
                 json_body_by_action: over.limits.json_body_by_action.or(self.limits.json_body_by_action),
                 redact_body: over.limits.redact_body.or(self.limits.redact_body),
             },
+            trust: TrustSettings {
+                key: over.trust.key.or(self.trust.key),
+                certificate_identity: over.trust.certificate_identity.or(self.trust.certificate_identity),
+                certificate_identity_regexp: over
+                    .trust
+                    .certificate_identity_regexp
+                    .or(self.trust.certificate_identity_regexp),
+                certificate_oidc_issuer: over.trust.certificate_oidc_issuer.or(self.trust.certificate_oidc_issuer),
+                certificate_oidc_issuer_regexp: over
+                    .trust
+                    .certificate_oidc_issuer_regexp
+                    .or(self.trust.certificate_oidc_issuer_regexp),
+                trusted_root: over.trust.trusted_root.or(self.trust.trusted_root),
+            },
             log_level: over.log_level.or(self.log_level),
             decision_cache: over.decision_cache.or(self.decision_cache),
         }
@@ -171,7 +215,7 @@ pub enum BundleSource {
 }
 
 /// The validated configuration of `sockguard serve`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub listen: Vec<ListenAddress>,
     pub upstream: Address,
@@ -181,6 +225,8 @@ pub struct Config {
     pub socket: SocketOptions,
     pub allow_insecure_tcp: bool,
     pub allow_unsigned: bool,
+    /// Whose signatures a bundle archive must carry; read once, at start.
+    pub trust: Option<crate::bundle::source::TrustMaterial>,
     pub upstream_timeout: Duration,
     pub connect_timeout: Duration,
     pub shutdown_grace: Duration,
@@ -220,12 +266,32 @@ impl Config {
             (Some(dir), None) => BundleSource::Directory(PathBuf::from(dir)),
         };
         let allow_unsigned = settings.allow_unsigned.unwrap_or(false);
-        if matches!(bundle, BundleSource::Archive(_)) && !allow_unsigned {
-            errors.0.push(
+        let t = &settings.trust;
+        let trust = errors
+            .take(
+                "trust",
+                crate::bundle::source::trust_material(
+                    t.key.as_deref().map(std::path::Path::new),
+                    t.certificate_identity.as_deref(),
+                    t.certificate_identity_regexp.as_deref(),
+                    t.certificate_oidc_issuer.as_deref(),
+                    t.certificate_oidc_issuer_regexp.as_deref(),
+                    t.trusted_root.as_deref().map(std::path::Path::new),
+                ),
+            )
+            .flatten();
+        match (&bundle, trust.is_some(), allow_unsigned) {
+            (BundleSource::Archive(_), false, false) => errors.0.push(
                 "bundle: an archive is only served once its signature is verified, and no trust is configured \
-                 (pass --allow-unsigned to serve it unverified)"
+                 (give --bundle-key or a certificate identity and issuer, or --allow-unsigned to serve it unverified)"
                     .into(),
-            );
+            ),
+            (BundleSource::Directory(_), true, false) => errors.0.push(
+                "bundle: a directory carries no signature and trust is configured: serve a signed archive \
+                 (bundle build, bundle sign), or pass --allow-unsigned"
+                    .into(),
+            ),
+            _ => {}
         }
         let mode = errors.take(
             "mode",
@@ -294,6 +360,7 @@ impl Config {
                 socket: SocketOptions { mode: socket_mode?, owner, group },
                 allow_insecure_tcp,
                 allow_unsigned,
+                trust,
                 upstream_timeout: upstream_timeout?,
                 connect_timeout: connect_timeout?,
                 shutdown_grace: shutdown_grace?,

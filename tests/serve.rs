@@ -345,3 +345,99 @@ async fn an_unsigned_archive_is_served_when_allowed() {
     assert!(write.message().contains("method_not_allowed"), "{}", write.message());
     assert_eq!(sg.audit_lines()[0]["bundle_revision"], "readonly-1");
 }
+
+/// Build a preset into an archive in `dir`, signed with `key` unless `key` is `None`.
+fn signed_archive(dir: &Path, preset: &str, name: &str, key: Option<&p256::ecdsa::SigningKey>) -> PathBuf {
+    let files = sockguard::bundle::archive::files_of(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/presets").join(preset),
+    )
+    .unwrap();
+    let bytes = sockguard::bundle::archive::pack(&files).unwrap();
+    let archive = dir.join(name);
+    std::fs::write(&archive, &bytes).unwrap();
+    let [bundle_path, sig_path] = sockguard::bundle::source::evidence_paths(&archive);
+    let _ = std::fs::remove_file(&bundle_path);
+    let _ = std::fs::remove_file(&sig_path);
+    if let Some(key) = key {
+        let signed = sockguard::bundle::signature::sign(&bytes, key).unwrap();
+        std::fs::write(bundle_path, signed.bundle).unwrap();
+    }
+    archive
+}
+
+fn public_key_file(dir: &Path, key: &p256::ecdsa::SigningKey) -> String {
+    let path = dir.join("cosign.pub");
+    std::fs::write(&path, sockguard::bundle::keys::public_pem(key.verifying_key()).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn an_archive_that_fails_verification_is_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = sockguard::bundle::keys::generate();
+    let other = sockguard::bundle::keys::generate();
+    let public = public_key_file(dir.path(), &key);
+    let start = |archive: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sockguard"))
+            .args(["serve", "--listen", &format!("unix://{}/never.sock", dir.path().display())])
+            .args(["--bundle", archive.to_str().unwrap(), "--bundle-key", &public, "--audit-log", "off"])
+            .output()
+            .unwrap()
+    };
+    let unsigned = signed_archive(dir.path(), "readonly", "unsigned.tar.gz", None);
+    let wrong = signed_archive(dir.path(), "readonly", "wrong.tar.gz", Some(&other));
+    let tampered = signed_archive(dir.path(), "readonly", "tampered.tar.gz", Some(&key));
+    let mut bytes = std::fs::read(&tampered).unwrap();
+    bytes.push(0);
+    std::fs::write(&tampered, bytes).unwrap();
+    for archive in [unsigned, wrong, tampered] {
+        let out = start(&archive);
+        assert_eq!(out.status.code(), Some(1), "{}", archive.display());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("bundle_unverified"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // a directory carries no signature, so trust refuses it
+    let out = start(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/presets/readonly"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("directory carries no signature"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_archive_is_served_and_a_reload_never_swaps_in_an_unverified_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine_path, engine_url) = upstream(dir.path());
+    let (_engine, _) = start_engine(&engine_path);
+    let key = sockguard::bundle::keys::generate();
+    let other = sockguard::bundle::keys::generate();
+    let public = public_key_file(dir.path(), &key);
+    let archive = signed_archive(dir.path(), "readonly", "policy.tar.gz", Some(&key));
+    let sg = Sockguard::start(
+        dir.path(),
+        &["--upstream", &engine_url, "--bundle", archive.to_str().unwrap(), "--bundle-key", &public],
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(sg.child.id()).unwrap());
+    let socket = sg.socket.clone();
+    let ask = move || {
+        let s = socket.clone();
+        async move { blocking(move || send(&s, "DELETE", "/v1.41/containers/web", b"")).await }
+    };
+    assert!(ask().await.message().contains("method_not_allowed"), "the readonly preset decides");
+
+    // a new revision signed by someone else: the reload is refused, the old policy stays
+    signed_archive(dir.path(), "traefik", "policy.tar.gz", Some(&other));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(ask().await.message().contains("method_not_allowed"), "still the readonly preset");
+
+    // the same revision signed with the trusted key is picked up
+    signed_archive(dir.path(), "traefik", "policy.tar.gz", Some(&key));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(ask().await.message().contains("not_needed_by_traefik"), "the traefik preset decides now");
+    let revisions: Vec<String> =
+        sg.audit_lines().iter().map(|l| l["bundle_revision"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(revisions, ["readonly-1", "readonly-1", "traefik-1"]);
+}

@@ -1,12 +1,13 @@
 //! Distributing bundles: [`archive`] packs a bundle directory into one deterministic `.tar.gz`
 //! and reads it back; [`keys`] reads and writes cosign-compatible keys; [`signature`] signs an
 //! archive and verifies signatures offline (keyed and keyless), with the pure-Rust
-//! cryptography of [`crypto`]. (Registries and reloads build on this.)
+//! cryptography of [`crypto`]; [`source`] loads the serving bundle and verifies it first.
 
 pub mod archive;
 pub mod crypto;
 pub mod keys;
 pub mod signature;
+pub mod source;
 
 use sha2::{Digest, Sha256};
 

@@ -1,6 +1,6 @@
 //! `sockguard bundle`: build bundle archives, make keys, sign and verify them.
 
-use crate::bundle::signature::{self, Evidence, Matcher, Trust};
+use crate::bundle::signature::{self, Evidence};
 use crate::bundle::{archive, digest, keys};
 use crate::policy::{Bundle, CompileOptions, Policy};
 use anyhow::Context;
@@ -160,52 +160,19 @@ pub fn suffixed(file: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The trust the verification flags describe (shared with `serve` and `bundle pull`).
-pub fn trust_from_flags(
-    key: Option<&Path>,
-    identity: Option<&str>,
-    identity_regexp: Option<&str>,
-    issuer: Option<&str>,
-    issuer_regexp: Option<&str>,
-) -> anyhow::Result<Option<Trust>> {
-    let pattern = |re: &str| regex::Regex::new(re).map(Matcher::Pattern).map_err(anyhow::Error::from);
-    let identity = match (identity, identity_regexp) {
-        (Some(id), _) => Some(Matcher::Exact(id.to_owned())),
-        (None, Some(re)) => Some(pattern(re)?),
-        (None, None) => None,
-    };
-    let issuer = match (issuer, issuer_regexp) {
-        (Some(iss), _) => Some(Matcher::Exact(iss.to_owned())),
-        (None, Some(re)) => Some(pattern(re)?),
-        (None, None) => None,
-    };
-    match (key, identity, issuer) {
-        (Some(path), None, None) => {
-            let pem = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            Ok(Some(Trust::Key(keys::read_public(&pem)?)))
-        }
-        (None, Some(identity), Some(issuer)) => Ok(Some(Trust::Keyless { identity, issuer })),
-        (None, None, None) => Ok(None),
-        (Some(_), _, _) => anyhow::bail!("give --key, or a certificate identity and issuer, not both"),
-        (None, Some(_), None) => anyhow::bail!("a certificate identity needs --certificate-oidc-issuer[-regexp]"),
-        (None, None, Some(_)) => anyhow::bail!("an OIDC issuer needs --certificate-identity[-regexp]"),
-    }
-}
-
 fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let trust = trust_from_flags(
+    let material = crate::bundle::source::trust_material(
         args.key.as_deref(),
         args.certificate_identity.as_deref(),
         args.certificate_identity_regexp.as_deref(),
         args.certificate_oidc_issuer.as_deref(),
         args.certificate_oidc_issuer_regexp.as_deref(),
-    )?
+        args.trusted_root.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?
     .ok_or_else(|| anyhow::anyhow!("give --key, or --certificate-identity and --certificate-oidc-issuer"))?;
-    let root_text = match &args.trusted_root {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
-        None => signature::EMBEDDED_ROOT.to_owned(),
-    };
-    let root = signature::trusted_root(&root_text)?;
+    let root = signature::trusted_root(&material.root)?;
+    let trust = material.trust;
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let bundle_path = args.sigstore_bundle.clone().unwrap_or_else(|| suffixed(&args.file, ".sigstore.json"));
     let (evidence_path, is_bundle) = match (&args.signature, &args.sigstore_bundle) {

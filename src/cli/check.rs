@@ -21,10 +21,23 @@ pub struct CheckArgs {
     /// A preset compiled into the binary
     #[arg(long, value_name = "NAME", conflicts_with = "bundle")]
     pub preset: Option<String>,
+    /// Verify the bundle archive with this cosign public key
+    #[arg(long, value_name = "PUB.pem")]
+    pub bundle_key: Option<String>,
+    /// Check an unsigned archive anyway
+    #[arg(long)]
+    pub allow_unsigned: bool,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let serve = ServeArgs { config: args.config, bundle: args.bundle, preset: args.preset, ..ServeArgs::default() };
+    let serve = ServeArgs {
+        config: args.config,
+        bundle: args.bundle,
+        preset: args.preset,
+        bundle_key: args.bundle_key,
+        allow_unsigned: args.allow_unsigned,
+        ..ServeArgs::default()
+    };
     let config = match configure(&serve) {
         Ok(config) => config,
         Err(e) => {
@@ -32,13 +45,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let bundle = match load_bundle(&config.bundle) {
-        Ok(bundle) => bundle,
+    let loaded = match load_bundle(&config) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("sockguard check: {e:#}");
             return Ok(ExitCode::from(1));
         }
     };
+    let bundle = loaded.bundle;
     let policy = match Policy::compile(&bundle, CompileOptions { with_tests: true, ..CompileOptions::default() }) {
         Ok(policy) => policy,
         Err(e) => {
@@ -68,6 +82,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         config.upstream,
         config.mode.as_str()
     );
+    if let Some(signer) = &loaded.signer {
+        println!("signature: ok ({signer}{})", loaded.digest.map(|d| format!(", {d}")).unwrap_or_default());
+    }
     println!(
         "bundle: ok ({}, revision {:?}, entrypoint {}, {} policy file(s), {} test rule(s), {} request case(s), served by {evaluator})",
         bundle.source,

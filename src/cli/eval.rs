@@ -56,7 +56,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         (None, Some(name)) => BundleSource::Preset(name.clone()),
         (None, None) => BundleSource::Embedded,
     };
-    let bundle = super::serve::load_bundle(&source)?;
+    // eval decides a request against a bundle on disk: no signature is needed to look at one
+    let mut bundle = crate::bundle::source::load(&source, None, true)?.bundle;
+    bundle.apply_env(|key| std::env::var(key).ok());
     let policy = crate::policy::Policy::compile(&bundle, crate::policy::CompileOptions::default())
         .with_context(|| format!("the bundle {} does not compile", bundle.source))?;
     let (case, base) = request_case(&args)?;

@@ -6,7 +6,7 @@
 
 use crate::audit::AuditLog;
 use crate::config::{BundleSource, Config, Settings};
-use crate::policy::{Bundle, CompileOptions, Evaluator, Policy};
+use crate::policy::{CompileOptions, Evaluator, Policy};
 use crate::proxy::{upstream, Gateway};
 use crate::server::listener;
 use crate::server::{accept_loop, Shutdown};
@@ -60,6 +60,24 @@ pub struct ServeArgs {
     /// Serve a bundle archive without verifying a signature (logged as a warning)
     #[arg(long)]
     pub allow_unsigned: bool,
+    /// Verify bundle archives with this cosign public key
+    #[arg(long, value_name = "PUB.pem")]
+    pub bundle_key: Option<String>,
+    /// Verify bundle archives signed by a certificate for this identity
+    #[arg(long, value_name = "ID")]
+    pub certificate_identity: Option<String>,
+    /// ... or for an identity matching this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer of that identity
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// ... or an issuer matching this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted root [default: the embedded public-good root]
+    #[arg(long, value_name = "trusted_root.json")]
+    pub trusted_root: Option<String>,
     /// Time allowed for the engine's response head, except streams and waits [default: 120s]
     #[arg(long, value_name = "DURATION")]
     pub upstream_timeout: Option<String>,
@@ -102,6 +120,14 @@ impl ServeArgs {
             },
             allow_insecure_tcp: self.allow_insecure_tcp.then_some(true),
             allow_unsigned: self.allow_unsigned.then_some(true),
+            trust: crate::config::TrustSettings {
+                key: self.bundle_key.clone(),
+                certificate_identity: self.certificate_identity.clone(),
+                certificate_identity_regexp: self.certificate_identity_regexp.clone(),
+                certificate_oidc_issuer: self.certificate_oidc_issuer.clone(),
+                certificate_oidc_issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+                trusted_root: self.trusted_root.clone(),
+            },
             upstream_timeout: self.upstream_timeout.clone(),
             connect_timeout: self.connect_timeout.clone(),
             shutdown_grace: self.shutdown_grace.clone(),
@@ -158,35 +184,28 @@ fn init_tracing(filter: &str) {
         .try_init();
 }
 
-/// Load the bundle a source names, with the environment variables its manifest declares.
-pub fn load_bundle(source: &BundleSource) -> anyhow::Result<Bundle> {
-    let mut bundle = match source {
-        BundleSource::Embedded => Bundle::embedded_default()?,
-        BundleSource::Preset(name) => {
-            crate::policy::embedded::preset(name).ok_or_else(|| anyhow::anyhow!("no preset named {name:?}"))??
-        }
-        BundleSource::Directory(dir) => {
-            tracing::warn!(bundle = %dir.display(), "serving an unsigned bundle directory (development)");
-            Bundle::from_dir(dir)?
-        }
-        BundleSource::Archive(path) => {
-            tracing::warn!(bundle = %path.display(), "serving an unsigned bundle archive (--allow-unsigned)");
-            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            crate::bundle::archive::load(&path.display().to_string(), &bytes)?
-        }
-    };
-    bundle.apply_env(|key| std::env::var(key).ok());
-    Ok(bundle)
+/// Load the bundle a source names — verified first when trust is configured — with the
+/// environment variables its manifest declares.
+pub fn load_bundle(config: &Config) -> anyhow::Result<crate::bundle::source::Loaded> {
+    let mut loaded = crate::bundle::source::load(&config.bundle, config.trust.as_ref(), config.allow_unsigned)?;
+    loaded.bundle.apply_env(|key| std::env::var(key).ok());
+    Ok(loaded)
 }
 
 /// Load and compile the bundle a source names, and check the VM against the interpreter on
 /// the bundle's request cases ([`crate::authoring::parity`]).
-pub fn load_policy(source: &BundleSource, cache_capacity: usize) -> anyhow::Result<Policy> {
-    let bundle = load_bundle(source)?;
-    let mut policy = Policy::compile(&bundle, CompileOptions { cache_capacity, ..CompileOptions::default() })
-        .with_context(|| format!("the bundle {} does not compile", bundle.source))?;
+pub fn load_policy(config: &Config) -> anyhow::Result<Policy> {
+    let loaded = load_bundle(config)?;
+    let bundle = loaded.bundle;
+    let mut policy =
+        Policy::compile(&bundle, CompileOptions { cache_capacity: config.decision_cache, ..CompileOptions::default() })
+            .map_err(|e| {
+                anyhow::anyhow!("bundle_compile_failed: the bundle {} does not compile: {e}", bundle.source)
+            })?;
+    policy.digest = loaded.digest;
+    policy.signer = loaded.signer;
     if policy.evaluator() == Evaluator::Vm {
-        let root = match source {
+        let root = match &config.bundle {
             BundleSource::Directory(dir) => Some(dir.as_path()),
             _ => None,
         };
@@ -205,10 +224,12 @@ pub fn load_policy(source: &BundleSource, cache_capacity: usize) -> anyhow::Resu
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(&config.bundle, config.decision_cache)?;
+    let policy = load_policy(&config)?;
     tracing::info!(
         bundle = %policy.source,
         revision = %policy.revision,
+        digest = policy.digest.as_deref().unwrap_or("-"),
+        signer = policy.signer.as_deref().unwrap_or("unsigned"),
         evaluator = if policy.evaluator() == Evaluator::Vm { "vm" } else { "interpreter" },
         decision_cache = policy.caches_decisions(),
         "policy loaded"
@@ -277,13 +298,23 @@ async fn wait_for_signals(config: &Config, gateway: &Gateway) -> anyhow::Result<
 }
 
 fn reload(config: &Config, gateway: &Gateway) {
-    match load_policy(&config.bundle, config.decision_cache) {
+    match load_policy(config) {
         Ok(policy) => {
-            tracing::info!(bundle = %policy.source, revision = %policy.revision, "policy reloaded");
+            tracing::info!(
+                bundle = %policy.source,
+                revision = %policy.revision,
+                signer = policy.signer.as_deref().unwrap_or("unsigned"),
+                "policy reloaded"
+            );
             gateway.policy.store(Arc::new(policy));
         }
         Err(e) => {
-            tracing::error!(reason = "bundle_compile_failed", error = %format!("{e:#}"), "reload failed; the previous policy keeps serving");
+            let text = format!("{e:#}");
+            let reason = ["bundle_unverified", "bundle_fetch_failed"]
+                .into_iter()
+                .find(|code| text.starts_with(code))
+                .unwrap_or("bundle_compile_failed");
+            tracing::error!(reason, error = %text, "reload failed; the previous policy keeps serving");
         }
     }
 }

@@ -68,6 +68,10 @@ pub struct Policy {
     cache: Option<DecisionCache>,
     /// Why decisions are not cached, when the cache was asked for but the policy forbids it.
     pub cache_unavailable: Option<String>,
+    /// `sha256:…` of the archive the bundle came from, if it came from one.
+    pub digest: Option<String>,
+    /// Who signed the bundle, when its signature was verified.
+    pub signer: Option<String>,
 }
 
 struct VmPath {
@@ -136,6 +140,8 @@ impl Policy {
             vm_unavailable,
             cache,
             cache_unavailable: cache_unavailable.filter(|_| options.cache_capacity > 0),
+            digest: None,
+            signer: None,
         };
         // Fail at load, not on the first request, if the VM cannot even start.
         if let Some(vm) = &policy.vm {
