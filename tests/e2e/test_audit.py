@@ -25,7 +25,7 @@ def test_non_enforcing_mode_forwards_and_records_would_deny(start_sockguard, rea
     try:
         assert r.ok, r.describe()
         assert engine.container_exists(real, name), "create was not forwarded"
-        events = [e for e in sg.audit_events() if e.get("action") == "container.create"]
+        events = sg.wait_audit_events(lambda e: e.get("action") == "container.create")
         assert events, f"no container.create audit event: {sg.audit_lines()[-10:]}"
         ev = events[-1]
         assert ev["decision"] == "would_deny", ev

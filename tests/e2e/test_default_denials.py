@@ -124,8 +124,8 @@ def test_cli_attach_denied(sg_default, secret_container):
     assert "sockguard:" in r.stderr or "received 403" in r.stderr, r.describe()
     if "sockguard:" in r.stderr:
         assert_cli_denied(r, "container_attach_denied")
-    attach_events = [e for e in sg_default.audit_events()
-                     if "/attach" in e.get("path", "") and secret_container.name in e.get("raw_path", "")]
+    attach_events = sg_default.wait_audit_events(
+        lambda e: "/attach" in e.get("path", "") and secret_container.name in e.get("raw_path", ""))
     assert attach_events, f"no audit event for the attach: {sg_default.audit_lines()[-5:]}"
     assert attach_events[-1]["code"] == "container_attach_denied", attach_events[-1]
     assert attach_events[-1]["decision"] == "deny", attach_events[-1]

@@ -164,6 +164,19 @@ class Sockguard:
                                      + "\n".join(self.audit_lines()[-20:]))
             time.sleep(0.1)
 
+    def wait_audit_events(self, match, timeout: float = 5) -> list[dict]:
+        """Audit events for which `match(event)` is true, waiting for at least one.
+
+        The audit writer batches lines (see DESIGN.md, audit), so an event can
+        land shortly after the client has its response.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.audit_events() if match(e)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
     def diagnostics(self) -> str:
         return (f"command: {' '.join(self.args)}\n"
                 f"--- sockguard stdout ---\n{self.stdout_text()[-2000:]}\n"
