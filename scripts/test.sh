@@ -6,7 +6,9 @@
 #   3. unit, integration and policy tests (cargo test, same build settings), then
 #      `sockguard test` over every bundle in the repository
 #   4. the end-to-end suites: the real docker CLI and docker-py through sockguard against a
-#      real dockerd (started here when none answers), and the FROM-scratch container image
+#      real dockerd (started here when none answers), signed bundles through a real OCI
+#      registry (Debian's docker-registry, started here) and over HTTPS, and the FROM-scratch
+#      container image
 #   5. a smoke run of the benchmark harness (scripts/bench.sh --smoke: every peer path works)
 #
 # Environment: CARGO_TARGET_DIR (default ./target), CI=true (a missing engine is a failure,
@@ -66,6 +68,16 @@ esac
 step "test image"
 scripts/build-test-image.sh
 
+step "OCI registry (Debian's docker-registry on loopback, for the remote-bundle tests)"
+# shellcheck source=registry.sh
+. scripts/registry.sh
+trap 'registry_down; engine_down' EXIT
+set +e
+registry_up
+registry_status=$?
+set -e
+[ "$registry_status" -le 1 ] || exit 1
+
 step "python environment"
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
@@ -78,7 +90,7 @@ step "end-to-end suites (docker CLI and docker-py through sockguard, real docker
 step "benchmark smoke (every peer path once: direct, sockguard, HAProxy, socat)"
 cargo build "${cargo_args[@]}" --example bench
 cat_container="sgsmoke-cat-$$"
-trap 'docker -H unix:///var/run/docker.sock rm -f "$cat_container" >/dev/null 2>&1; engine_down' EXIT
+trap 'docker -H unix:///var/run/docker.sock rm -f "$cat_container" >/dev/null 2>&1; registry_down; engine_down' EXIT
 docker -H unix:///var/run/docker.sock run -d --init --name "$cat_container" sockguard-test/busybox:latest sleep 600 >/dev/null
 python3 scripts/bench.py --smoke --sockguard "$SOCKGUARD_BIN" \
     --bench-tool "$CARGO_TARGET_DIR/$TARGET/release/examples/bench" --oha builtin \

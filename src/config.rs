@@ -22,9 +22,13 @@ pub struct Settings {
     pub listen: Option<Vec<String>>,
     pub upstream: Option<String>,
     pub bundle: Option<String>,
+    /// How often a bundle source is checked for a new revision (`30s`; off when unset).
+    pub bundle_poll: Option<String>,
     pub preset: Option<String>,
     pub mode: Option<String>,
     pub audit_log: Option<String>,
+    /// The admin listener: `/healthz`, `/readyz`, `/policy`.
+    pub admin_listen: Option<String>,
     #[serde(default)]
     pub socket: SocketSettings,
     pub allow_insecure_tcp: Option<bool>,
@@ -75,13 +79,15 @@ pub struct LimitSettings {
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 25] = [
+pub const ENV_KEYS: [&str; 27] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
+    "SOCKGUARD_BUNDLE_POLL",
     "SOCKGUARD_PRESET",
     "SOCKGUARD_MODE",
     "SOCKGUARD_AUDIT_LOG",
+    "SOCKGUARD_ADMIN_LISTEN",
     "SOCKGUARD_SOCKET_MODE",
     "SOCKGUARD_SOCKET_OWNER",
     "SOCKGUARD_SOCKET_GROUP",
@@ -126,9 +132,11 @@ impl Settings {
             listen: get("SOCKGUARD_LISTEN").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
             upstream: get("SOCKGUARD_UPSTREAM"),
             bundle: get("SOCKGUARD_BUNDLE"),
+            bundle_poll: get("SOCKGUARD_BUNDLE_POLL"),
             preset: get("SOCKGUARD_PRESET"),
             mode: get("SOCKGUARD_MODE"),
             audit_log: get("SOCKGUARD_AUDIT_LOG"),
+            admin_listen: get("SOCKGUARD_ADMIN_LISTEN"),
             socket: SocketSettings {
                 mode: get("SOCKGUARD_SOCKET_MODE"),
                 owner: get("SOCKGUARD_SOCKET_OWNER"),
@@ -163,9 +171,11 @@ impl Settings {
             listen: over.listen.or(self.listen),
             upstream: over.upstream.or(self.upstream),
             bundle: over.bundle.or(self.bundle),
+            bundle_poll: over.bundle_poll.or(self.bundle_poll),
             preset: over.preset.or(self.preset),
             mode: over.mode.or(self.mode),
             audit_log: over.audit_log.or(self.audit_log),
+            admin_listen: over.admin_listen.or(self.admin_listen),
             socket: SocketSettings {
                 mode: over.socket.mode.or(self.socket.mode),
                 owner: over.socket.owner.or(self.socket.owner),
@@ -212,6 +222,29 @@ pub enum BundleSource {
     Directory(PathBuf),
     /// A bundle archive (`.tar.gz`) on disk.
     Archive(PathBuf),
+    /// A bundle archive at an `https://` URL (or `http://` on loopback).
+    Https(String),
+    /// A bundle in an OCI registry.
+    Oci(crate::bundle::oci::OciRef),
+}
+
+impl BundleSource {
+    /// Whether the bundle is fetched over the network.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, BundleSource::Https(_) | BundleSource::Oci(_))
+    }
+}
+
+impl std::fmt::Display for BundleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BundleSource::Embedded => f.write_str("embedded:default"),
+            BundleSource::Preset(name) => write!(f, "preset:{name}"),
+            BundleSource::Directory(path) | BundleSource::Archive(path) => write!(f, "{}", path.display()),
+            BundleSource::Https(url) => f.write_str(url),
+            BundleSource::Oci(reference) => write!(f, "{reference}"),
+        }
+    }
 }
 
 /// The validated configuration of `sockguard serve`.
@@ -220,8 +253,12 @@ pub struct Config {
     pub listen: Vec<ListenAddress>,
     pub upstream: Address,
     pub bundle: BundleSource,
+    /// How often the bundle source is checked for a change; `None`: only on SIGHUP.
+    pub bundle_poll: Option<Duration>,
     pub mode: Mode,
     pub audit_log: Destination,
+    /// Where the admin endpoints listen, if anywhere.
+    pub admin_listen: Option<ListenAddress>,
     pub socket: SocketOptions,
     pub allow_insecure_tcp: bool,
     pub allow_unsigned: bool,
@@ -260,6 +297,15 @@ impl Config {
             }
             (_, Some(name)) => BundleSource::Preset(name.to_owned()),
             (None | Some("" | "embedded:default" | "default"), None) => BundleSource::Embedded,
+            (Some(reference), None) if reference.starts_with("oci://") => errors
+                .take("bundle", crate::bundle::oci::OciRef::parse(reference))
+                .map_or(BundleSource::Embedded, BundleSource::Oci),
+            (Some(url), None) if url.starts_with("https://") || url.starts_with("http://") => {
+                match errors.take("bundle", crate::bundle::https::check_url(url)) {
+                    Some(_) => BundleSource::Https(url.to_owned()),
+                    None => BundleSource::Embedded,
+                }
+            }
             (Some(path), None) if path.ends_with(".tar.gz") || path.ends_with(".tgz") => {
                 BundleSource::Archive(PathBuf::from(path))
             }
@@ -284,6 +330,11 @@ impl Config {
             (BundleSource::Archive(_), false, false) => errors.0.push(
                 "bundle: an archive is only served once its signature is verified, and no trust is configured \
                  (give --bundle-key or a certificate identity and issuer, or --allow-unsigned to serve it unverified)"
+                    .into(),
+            ),
+            (BundleSource::Https(_) | BundleSource::Oci(_), false, _) => errors.0.push(
+                "bundle: a remote bundle is only served once its signature is verified, and no trust is configured \
+                 (give --bundle-key, or a certificate identity and issuer; --allow-unsigned does not cover remote bundles)"
                     .into(),
             ),
             (BundleSource::Directory(_), true, false) => errors.0.push(
@@ -312,6 +363,31 @@ impl Config {
             duration("upstream_timeout", settings.upstream_timeout.as_deref(), Duration::from_secs(120));
         let connect_timeout = duration("connect_timeout", settings.connect_timeout.as_deref(), Duration::from_secs(5));
         let shutdown_grace = duration("shutdown_grace", settings.shutdown_grace.as_deref(), Duration::from_secs(10));
+        let bundle_poll = match settings.bundle_poll.as_deref().map(parse_duration) {
+            None | Some(Ok(Duration::ZERO)) => None,
+            Some(Ok(interval)) if interval < Duration::from_secs(1) => {
+                errors.0.push(format!("bundle_poll: {interval:?} is too often; poll at most once a second"));
+                None
+            }
+            Some(Ok(_)) if matches!(bundle, BundleSource::Embedded | BundleSource::Preset(_)) => {
+                errors.0.push("bundle_poll: the bundle is part of the binary; there is nothing to poll".into());
+                None
+            }
+            Some(Ok(interval)) => Some(interval),
+            Some(Err(e)) => {
+                errors.0.push(format!("bundle_poll: {e}"));
+                None
+            }
+        };
+        let admin_listen =
+            settings.admin_listen.as_deref().and_then(|url| errors.take("admin_listen", ListenAddress::parse(url)));
+        if let Some(ListenAddress::Tcp(addr)) = &admin_listen {
+            if !addr.ip().is_loopback() && !allow_insecure_tcp {
+                errors.0.push(format!(
+                    "admin_listen: tcp://{addr} is not a loopback address (set allow_insecure_tcp / --allow-insecure-tcp to accept that)"
+                ));
+            }
+        }
         let defaults = Limits::default();
         let json_body = errors
             .take("limits.json_body", settings.limits.json_body.as_deref().map_or(Ok(defaults.json_body), parse_size));
@@ -355,8 +431,10 @@ impl Config {
                 listen,
                 upstream: upstream?,
                 bundle,
+                bundle_poll,
                 mode: mode?,
                 audit_log,
+                admin_listen,
                 socket: SocketOptions { mode: socket_mode?, owner, group },
                 allow_insecure_tcp,
                 allow_unsigned,
@@ -548,6 +626,54 @@ mod tests {
         assert!(Config::validate(unknown).unwrap_err()[0].contains("presets: readonly"));
         let both = Settings { preset: Some("traefik".into()), bundle: Some("/x".into()), ..Settings::default() };
         assert!(Config::validate(both).is_err());
+    }
+
+    #[test]
+    fn remote_sources_parse_and_need_trust() {
+        let key = std::env::temp_dir().join(format!("sockguard-config-test-{}.pub", std::process::id()));
+        let pem = crate::bundle::keys::public_pem(crate::bundle::keys::generate().verifying_key()).unwrap();
+        std::fs::write(&key, pem).unwrap();
+        let trust = TrustSettings { key: Some(key.display().to_string()), ..TrustSettings::default() };
+        let remote =
+            |source: &str| Settings { bundle: Some(source.into()), trust: trust.clone(), ..Settings::default() };
+        let config =
+            Config::validate(Settings { bundle_poll: Some("30s".into()), ..remote("oci://127.0.0.1:5000/p:v1") });
+        let config = config.unwrap();
+        assert!(matches!(&config.bundle, BundleSource::Oci(r) if r.to_string() == "oci://127.0.0.1:5000/p:v1"));
+        assert_eq!(config.bundle_poll, Some(Duration::from_secs(30)));
+        let config = Config::validate(remote("https://policies.example/p.tar.gz")).unwrap();
+        assert_eq!(config.bundle, BundleSource::Https("https://policies.example/p.tar.gz".into()));
+        for bad in ["oci://p:v1", "http://policies.example/p.tar.gz"] {
+            let errors = Config::validate(remote(bad)).unwrap_err();
+            assert!(errors[0].starts_with("bundle:"), "{bad}: {errors:?}");
+        }
+        // without trust, --allow-unsigned does not let a remote bundle in
+        let untrusted = Settings {
+            bundle: Some("oci://127.0.0.1:5000/p:v1".into()),
+            allow_unsigned: Some(true),
+            ..Settings::default()
+        };
+        assert!(Config::validate(untrusted).unwrap_err()[0].contains("remote bundle is only served"));
+        std::fs::remove_file(&key).unwrap();
+    }
+
+    #[test]
+    fn polling_and_the_admin_listener_are_checked() {
+        let embedded = Settings { bundle_poll: Some("10s".into()), ..Settings::default() };
+        assert!(Config::validate(embedded).unwrap_err()[0].contains("nothing to poll"));
+        let dir =
+            |poll: &str| Settings { bundle: Some("/b".into()), bundle_poll: Some(poll.into()), ..Settings::default() };
+        assert!(Config::validate(dir("100ms")).unwrap_err()[0].contains("too often"));
+        assert!(Config::validate(dir("soon")).unwrap_err()[0].starts_with("bundle_poll:"));
+        assert_eq!(Config::validate(dir("0")).unwrap().bundle_poll, None);
+        let admin = |url: &str| Settings { admin_listen: Some(url.into()), ..Settings::default() };
+        assert_eq!(
+            Config::validate(admin("tcp://127.0.0.1:9901")).unwrap().admin_listen,
+            Some(ListenAddress::Tcp("127.0.0.1:9901".parse().unwrap()))
+        );
+        assert!(Config::validate(admin("tcp://0.0.0.0:9901")).unwrap_err()[0].contains("not a loopback"));
+        let env = Settings::from_env(|k| (k == "SOCKGUARD_ADMIN_LISTEN").then(|| "unix:///run/sg-admin.sock".into()));
+        assert_eq!(env.unwrap().admin_listen.as_deref(), Some("unix:///run/sg-admin.sock"));
     }
 
     #[test]

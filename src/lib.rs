@@ -12,7 +12,7 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`server`] | listeners (unix / tcp), socket ownership and mode, accept loop, graceful shutdown |
+//! | [`server`] | listeners (unix / tcp), socket ownership and mode, accept loop, graceful shutdown, the admin listener |
 //! | [`identity`] | who is calling: peer credentials, remote address → `input.client` |
 //! | [`input`] | the input document: route table, path canonicalisation, body folding, document |
 //! | [`policy`] | bundles (directories, the embedded default and presets), the compiled engine (VM for serving, interpreter for tests), decision, permit |
@@ -20,7 +20,7 @@
 //! | [`deny`] | the one mapping from a denial or an error to status, reason code and body |
 //! | [`reason`] | the registry of reason codes produced by sockguard itself |
 //! | [`audit`] | one JSON line per decision |
-//! | [`bundle`] | bundle distribution: deterministic archives (signatures and registries next) |
+//! | [`bundle`] | bundle distribution: deterministic archives, cosign keys, signing and offline verification, OCI registries and HTTPS sources, loading the serving bundle |
 //! | [`authoring`] | `sockguard test`: Rego tests, request cases through the serving code path, VM/interpreter parity, coverage, reports |
 //! | [`config`] | YAML file + `SOCKGUARD_*` environment + flags → a validated [`config::Config`] |
 //! | [`cli`] | one file per subcommand; `main.rs` only dispatches |

@@ -1,11 +1,15 @@
 //! Distributing bundles: [`archive`] packs a bundle directory into one deterministic `.tar.gz`
 //! and reads it back; [`keys`] reads and writes cosign-compatible keys; [`signature`] signs an
 //! archive and verifies signatures offline (keyed and keyless), with the pure-Rust
-//! cryptography of [`crypto`]; [`source`] loads the serving bundle and verifies it first.
+//! cryptography of [`crypto`]; [`oci`] pushes and pulls bundles and their signatures through an
+//! OCI registry and [`https`] fetches them from a URL; [`source`] loads the serving bundle from
+//! any of these and verifies it first.
 
 pub mod archive;
 pub mod crypto;
+pub mod https;
 pub mod keys;
+pub mod oci;
 pub mod signature;
 pub mod source;
 
@@ -20,4 +24,13 @@ pub fn digest(bytes: &[u8]) -> String {
         hex.push_str(&format!("{byte:02x}"));
     }
     hex
+}
+
+/// Make ring the process's TLS crypto provider (once), before the first HTTPS client is made.
+pub fn install_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

@@ -1,14 +1,20 @@
 //! Where the serving bundle comes from, and the check it passes before it is compiled.
 //!
-//! With trust configured (a public key, or a certificate identity and OIDC issuer with a
-//! trusted root), an archive is verified against the signature beside it — `FILE.sigstore.json`,
-//! else `FILE.sig` — before a byte of it is parsed as policy, at start and at every reload. The
-//! trust material is read once, at start, and a reload cannot change it. Without trust, an
-//! archive is served only with `--allow-unsigned`. A directory cannot carry a signature: it is a
-//! development source, refused when trust is configured (unless `--allow-unsigned`) and logged
-//! as unsigned otherwise. The embedded default bundle and the presets are part of the binary
-//! and need no signature.
+//! Sources: the embedded default, a preset, a directory, an archive file, an `https://` URL
+//! ([`super::https`]) or an OCI reference ([`super::oci`]). With trust configured (a public
+//! key, or a certificate identity and OIDC issuer with a trusted root), an archive is verified
+//! against its signature before a byte of it is parsed as policy, at start and at every reload:
+//! on disk the signature sits beside the file (`FILE.sigstore.json`, else `FILE.sig`), over HTTPS
+//! beside the URL, in a registry as a referrer of the bundle manifest. The trust material is read
+//! once, at start, and a reload cannot change it.
+//!
+//! Without trust, a local archive is served only with `--allow-unsigned`, and a remote one not at
+//! all: whoever controls the network path to it would control the policy. A directory cannot
+//! carry a signature: it is a development source, refused when trust is configured (unless
+//! `--allow-unsigned`) and logged as unsigned otherwise. The embedded default bundle and the
+//! presets are part of the binary and need no signature.
 
+use super::oci::Signature;
 use super::signature::{self, Evidence, Trust};
 use crate::config::BundleSource;
 use crate::policy::Bundle;
@@ -30,6 +36,12 @@ pub struct Loaded {
     pub digest: Option<String>,
     /// Who signed it, when it was verified.
     pub signer: Option<String>,
+    /// The immutable name of what was loaded, when the source is a moving one: an OCI tag
+    /// resolved to `oci://…@sha256:…`.
+    pub pinned: Option<String>,
+    /// What polling compares: the manifest digest of an OCI source, the archive digest of a
+    /// file or URL, a digest of the files of a directory. `None` for embedded bundles.
+    pub version: Option<String>,
 }
 
 /// Why a bundle could not be loaded; the reason code goes to the log.
@@ -54,19 +66,128 @@ impl SourceError {
     }
 }
 
+fn invalid(e: &dyn std::fmt::Display) -> SourceError {
+    SourceError::Invalid(e.to_string())
+}
+
 /// Load the bundle a source names, verified when trust is configured.
-pub fn load(source: &BundleSource, trust: Option<&TrustMaterial>, allow_unsigned: bool) -> Result<Loaded, SourceError> {
-    let invalid = |e: &dyn std::fmt::Display| SourceError::Invalid(e.to_string());
+pub async fn load(
+    source: &BundleSource,
+    trust: Option<&TrustMaterial>,
+    allow_unsigned: bool,
+) -> Result<Loaded, SourceError> {
     match source {
-        BundleSource::Embedded => {
-            let bundle = Bundle::embedded_default().map_err(|e| invalid(&e))?;
-            Ok(Loaded { bundle, digest: None, signer: Some("embedded in the binary".into()) })
+        BundleSource::Https(url) => {
+            let material = remote_trust(url, trust)?;
+            let fetched = super::https::fetch(url).await.map_err(|e| SourceError::Fetch(e.to_string()))?;
+            let signer = verify_any(url, &fetched.archive, &fetched.signatures, material)?;
+            from_archive(url, &fetched.archive, Some(signer), None)
         }
+        BundleSource::Oci(reference) => {
+            let name = reference.to_string();
+            let material = remote_trust(&name, trust)?;
+            let pulled = super::oci::pull(reference).await.map_err(|e| SourceError::Fetch(e.to_string()))?;
+            let pinned = pulled.pinned.to_string();
+            let signer = verify_any(&pinned, &pulled.archive, &pulled.signatures, material)?;
+            let mut loaded = from_archive(&pinned, &pulled.archive, Some(signer), Some(pinned.clone()))?;
+            loaded.version = pulled.pinned.digest().map(str::to_owned);
+            Ok(loaded)
+        }
+        local => load_local(local, trust, allow_unsigned),
+    }
+}
+
+/// What a source holds now, to compare with [`Loaded::version`]: cheaper than a load (an OCI
+/// tag is resolved with one request), and `None` for a source that cannot change.
+pub async fn probe(source: &BundleSource) -> Result<Option<String>, SourceError> {
+    let fetch = |e: &dyn std::fmt::Display| SourceError::Fetch(e.to_string());
+    match source {
+        BundleSource::Embedded | BundleSource::Preset(_) => Ok(None),
+        BundleSource::Directory(dir) => Ok(Some(directory_version(dir)?)),
+        BundleSource::Archive(path) => {
+            let bytes = std::fs::read(path).map_err(|e| SourceError::Fetch(format!("{}: {e}", path.display())))?;
+            Ok(Some(super::digest(&bytes)))
+        }
+        BundleSource::Https(url) => {
+            let fetched = super::https::fetch(url).await.map_err(|e| fetch(&e))?;
+            Ok(Some(super::digest(&fetched.archive)))
+        }
+        BundleSource::Oci(reference) => super::oci::resolve(reference).await.map(Some).map_err(|e| fetch(&e)),
+    }
+}
+
+fn remote_trust<'a>(name: &str, trust: Option<&'a TrustMaterial>) -> Result<&'a TrustMaterial, SourceError> {
+    trust.ok_or_else(|| {
+        SourceError::Unverified(format!(
+            "{name}: a remote bundle is only served verified, and no trust is configured \
+             (give --bundle-key, or a certificate identity and issuer)"
+        ))
+    })
+}
+
+/// Verify an archive against the signatures found for it: one that verifies is enough.
+pub fn verify_any(
+    name: &str,
+    archive: &[u8],
+    signatures: &[Signature],
+    material: &TrustMaterial,
+) -> Result<String, SourceError> {
+    if signatures.is_empty() {
+        return Err(SourceError::Unverified(format!("{name}: no signature was found for it")));
+    }
+    let mut failures = Vec::new();
+    for found in signatures {
+        let evidence = match found {
+            Signature::Bundle(text) => Evidence::Bundle(text),
+            Signature::Detached(text) => Evidence::Detached(text),
+        };
+        match verify_bytes(archive, evidence, material) {
+            Ok(signer) => return Ok(signer),
+            Err(e) => failures.push(e.to_string().trim_start_matches("bundle_unverified: ").to_owned()),
+        }
+    }
+    Err(SourceError::Unverified(format!("{name}: no signature verifies: {}", failures.join("; "))))
+}
+
+/// An archive's bytes, verified or knowingly not, as a loaded bundle.
+fn from_archive(
+    name: &str,
+    bytes: &[u8],
+    signer: Option<String>,
+    pinned: Option<String>,
+) -> Result<Loaded, SourceError> {
+    let digest = super::digest(bytes);
+    let bundle = super::archive::load(name, bytes).map_err(|e| invalid(&e))?;
+    Ok(Loaded { bundle, digest: Some(digest.clone()), signer, pinned, version: Some(digest) })
+}
+
+/// A digest over a directory's bundle files, as `bundle build` would pack them.
+fn directory_version(dir: &Path) -> Result<String, SourceError> {
+    let files = super::archive::files_of(dir).map_err(|e| SourceError::Fetch(format!("{}: {e}", dir.display())))?;
+    let packed = super::archive::pack(&files).map_err(|e| invalid(&e))?;
+    Ok(super::digest(&packed))
+}
+
+/// Load a bundle that is on this machine (everything but `https://` and `oci://`).
+pub fn load_local(
+    source: &BundleSource,
+    trust: Option<&TrustMaterial>,
+    allow_unsigned: bool,
+) -> Result<Loaded, SourceError> {
+    let embedded = |bundle| Loaded {
+        bundle,
+        digest: None,
+        signer: Some("embedded in the binary".into()),
+        pinned: None,
+        version: None,
+    };
+    match source {
+        BundleSource::Embedded => Ok(embedded(Bundle::embedded_default().map_err(|e| invalid(&e))?)),
         BundleSource::Preset(name) => {
             let bundle = crate::policy::embedded::preset(name)
                 .ok_or_else(|| SourceError::Invalid(format!("no preset named {name:?}")))?
                 .map_err(|e| invalid(&e))?;
-            Ok(Loaded { bundle, digest: None, signer: Some("embedded in the binary".into()) })
+            Ok(embedded(bundle))
         }
         BundleSource::Directory(dir) => {
             if trust.is_some() && !allow_unsigned {
@@ -76,28 +197,30 @@ pub fn load(source: &BundleSource, trust: Option<&TrustMaterial>, allow_unsigned
                 )));
             }
             tracing::warn!(bundle = %dir.display(), "serving an unsigned bundle directory (development)");
+            let version = directory_version(dir).ok();
             let bundle = Bundle::from_dir(dir).map_err(|e| invalid(&e))?;
-            Ok(Loaded { bundle, digest: None, signer: None })
+            Ok(Loaded { bundle, digest: None, signer: None, pinned: None, version })
         }
         BundleSource::Archive(path) => {
             let bytes = std::fs::read(path).map_err(|e| SourceError::Fetch(format!("{}: {e}", path.display())))?;
-            let digest = super::digest(&bytes);
+            let name = path.display().to_string();
             let signer = match trust {
                 Some(material) => Some(verify_beside(path, &bytes, material)?),
                 None if allow_unsigned => {
-                    tracing::warn!(bundle = %path.display(), %digest, "serving an unsigned bundle archive (--allow-unsigned)");
+                    let digest = super::digest(&bytes);
+                    tracing::warn!(bundle = %name, %digest, "serving an unsigned bundle archive (--allow-unsigned)");
                     None
                 }
                 None => {
                     return Err(SourceError::Unverified(format!(
-                        "{}: no trust is configured to verify it (pass --bundle-key or a certificate identity, or --allow-unsigned)",
-                        path.display()
+                        "{name}: no trust is configured to verify it (pass --bundle-key or a certificate identity, or --allow-unsigned)"
                     )))
                 }
             };
-            let bundle = super::archive::load(&path.display().to_string(), &bytes).map_err(|e| invalid(&e))?;
-            Ok(Loaded { bundle, digest: Some(digest), signer })
+            from_archive(&name, &bytes, signer, None)
         }
+        BundleSource::Https(name) => Err(SourceError::Fetch(format!("{name} is remote"))),
+        BundleSource::Oci(reference) => Err(SourceError::Fetch(format!("{reference} is remote"))),
     }
 }
 

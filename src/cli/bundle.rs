@@ -1,4 +1,5 @@
-//! `sockguard bundle`: build bundle archives, make keys, sign and verify them.
+//! `sockguard bundle`: build bundle archives, make keys, sign and verify them, push them to and
+//! pull them from OCI registries.
 
 use crate::bundle::signature::{self, Evidence};
 use crate::bundle::{archive, digest, keys};
@@ -40,6 +41,42 @@ pub enum BundleCommand {
     },
     /// Verify a file's signature, offline
     Verify(Box<VerifyArgs>),
+    /// Push an archive and the signature files beside it to an OCI registry
+    Push {
+        /// The bundle archive (FILE.sigstore.json and FILE.sig beside it are pushed too)
+        file: PathBuf,
+        /// oci://REGISTRY/REPOSITORY:TAG
+        reference: String,
+    },
+    /// Pull a bundle and its signatures from an OCI registry (verified when trust is given)
+    Pull(Box<PullArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// oci://REGISTRY/REPOSITORY[:TAG|@DIGEST]
+    pub reference: String,
+    /// Where to write the archive (its signatures are written beside it)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Verify with a public key before writing anything
+    #[arg(long, value_name = "PUB.pem")]
+    pub key: Option<PathBuf>,
+    /// Verify that a certificate for this identity signed it
+    #[arg(long, value_name = "ID", conflicts_with = "key")]
+    pub certificate_identity: Option<String>,
+    /// ... or for an identity matching this regular expression
+    #[arg(long, value_name = "REGEX", conflicts_with_all = ["key", "certificate_identity"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// The OIDC issuer of that identity
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// ... or a regular expression for it
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_oidc_issuer")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted root [default: the embedded public-good root]
+    #[arg(long, value_name = "trusted_root.json")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +114,8 @@ pub fn run(args: BundleArgs) -> anyhow::Result<ExitCode> {
         BundleCommand::Keygen { output_prefix } => keygen(&output_prefix),
         BundleCommand::Sign { file, key } => sign(&file, &key),
         BundleCommand::Verify(args) => verify(&args),
+        BundleCommand::Push { file, reference } => push(&file, &reference),
+        BundleCommand::Pull(args) => pull(&args),
     }
 }
 
@@ -214,4 +253,96 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")
+}
+
+fn push(file: &Path, reference: &str) -> anyhow::Result<ExitCode> {
+    use crate::bundle::oci::{self, OciRef, Signature};
+    let reference = OciRef::parse(reference).map_err(anyhow::Error::msg)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bundle = archive::load(&file.display().to_string(), &bytes)
+        .with_context(|| format!("{} is not a bundle archive; nothing pushed", file.display()))?;
+    let mut signatures = Vec::new();
+    for (suffix, bundle_kind) in [(".sigstore.json", true), (".sig", false)] {
+        let path = suffixed(file, suffix);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if bundle_kind => signatures.push(Signature::Bundle(text)),
+            Ok(text) => signatures.push(Signature::Detached(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+    if signatures.is_empty() {
+        eprintln!(
+            "sockguard: warning: no signature beside {} (sign it with `sockguard bundle sign`); serve will not load it",
+            file.display()
+        );
+    }
+    let pushed = runtime()?.block_on(oci::push(&reference, &bytes, &bundle.revision, &signatures))?;
+    println!("{} {} pushed (revision {:?}, archive {})", reference, pushed.pinned, bundle.revision, digest(&bytes));
+    println!("{} signature(s) attached", pushed.signatures);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
+    use crate::bundle::oci::{self, OciRef, Signature};
+    let reference = OciRef::parse(&args.reference).map_err(anyhow::Error::msg)?;
+    let material = crate::bundle::source::trust_material(
+        args.key.as_deref(),
+        args.certificate_identity.as_deref(),
+        args.certificate_identity_regexp.as_deref(),
+        args.certificate_oidc_issuer.as_deref(),
+        args.certificate_oidc_issuer_regexp.as_deref(),
+        args.trusted_root.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let pulled = runtime()?.block_on(oci::pull(&reference))?;
+    archive::load(&pulled.pinned.to_string(), &pulled.archive)
+        .with_context(|| format!("{} is not a bundle archive; nothing written", pulled.pinned))?;
+    if let Some(material) = &material {
+        match crate::bundle::source::verify_any(
+            &pulled.pinned.to_string(),
+            &pulled.archive,
+            &pulled.signatures,
+            material,
+        ) {
+            Ok(signer) => println!("Verified OK: signed by {signer}"),
+            Err(e) => {
+                eprintln!("sockguard: verification failed, nothing written: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let bundle_json = pulled.signatures.iter().find_map(|s| match s {
+        Signature::Bundle(text) => Some(text),
+        Signature::Detached(_) => None,
+    });
+    let detached = pulled.signatures.iter().find_map(|s| match s {
+        Signature::Detached(text) => Some(text),
+        Signature::Bundle(_) => None,
+    });
+    // Signatures first, the archive last: a reader never finds the archive without them.
+    for (suffix, text) in [(".sigstore.json", bundle_json), (".sig", detached)] {
+        let path = suffixed(&args.output, suffix);
+        match text {
+            Some(text) => write_atomically(&path, text.as_bytes())?,
+            None => match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot remove the stale {}", path.display())),
+            },
+        }
+    }
+    write_atomically(&args.output, &pulled.archive)?;
+    println!(
+        "{} {} ({}, {} signature(s))",
+        pulled.pinned,
+        args.output.display(),
+        digest(&pulled.archive),
+        pulled.signatures.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -45,7 +45,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    let loaded = match load_bundle(&config) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let loaded = match runtime.block_on(load_bundle(&config)) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("sockguard check: {e:#}");

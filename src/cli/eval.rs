@@ -57,7 +57,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         (None, None) => BundleSource::Embedded,
     };
     // eval decides a request against a bundle on disk: no signature is needed to look at one
-    let mut bundle = crate::bundle::source::load(&source, None, true)?.bundle;
+    let mut bundle = crate::bundle::source::load_local(&source, None, true)?.bundle;
     bundle.apply_env(|key| std::env::var(key).ok());
     let policy = crate::policy::Policy::compile(&bundle, crate::policy::CompileOptions::default())
         .with_context(|| format!("the bundle {} does not compile", bundle.source))?;

@@ -1,13 +1,16 @@
 //! `sockguard serve`: load the policy, open the listeners, serve until SIGTERM or SIGINT.
 //!
-//! SIGHUP reloads the bundle from its source: load, compile, then swap atomically; requests in
-//! flight finish on the policy they started with, and a bundle that fails to load or compile
-//! leaves the last good one serving (logged with `bundle_compile_failed`).
+//! A reload — on SIGHUP, or when polling (`--bundle-poll`) finds the source changed — fetches,
+//! verifies, compiles, then swaps atomically; requests in flight finish on the policy they
+//! started with, and a bundle that fails at any step leaves the last good one serving, logged
+//! with its reason (`bundle_fetch_failed`, `bundle_unverified`, `bundle_compile_failed`) and
+//! shown by the admin listener's `/policy`.
 
 use crate::audit::AuditLog;
 use crate::config::{BundleSource, Config, Settings};
 use crate::policy::{CompileOptions, Evaluator, Policy};
 use crate::proxy::{upstream, Gateway};
+use crate::server::admin::{ReloadOutcome, Status};
 use crate::server::listener;
 use crate::server::{accept_loop, Shutdown};
 use anyhow::Context;
@@ -32,9 +35,16 @@ pub struct ServeArgs {
     /// The Docker Engine to guard [default: unix:///var/run/docker.sock]
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
-    /// Policy bundle directory [default: the embedded default bundle]
-    #[arg(long, value_name = "DIR")]
+    /// Policy bundle: a directory, a .tar.gz, an https:// URL or oci://REGISTRY/REPO:TAG
+    /// [default: the embedded default bundle]
+    #[arg(long, value_name = "SRC")]
     pub bundle: Option<String>,
+    /// Check the bundle source for a change this often, e.g. 30s [default: only on SIGHUP]
+    #[arg(long, value_name = "DURATION")]
+    pub bundle_poll: Option<String>,
+    /// Serve /healthz, /readyz and /policy here: tcp://127.0.0.1:PORT or unix:///path
+    #[arg(long, value_name = "URL")]
+    pub admin_listen: Option<String>,
     /// A preset bundle compiled into the binary: readonly, tecnativa, traefik, watchtower,
     /// monitoring, ci-runner
     #[arg(long, value_name = "NAME")]
@@ -110,9 +120,11 @@ impl ServeArgs {
             listen: (!self.listen.is_empty()).then(|| self.listen.clone()),
             upstream: self.upstream.clone(),
             bundle: self.bundle.clone(),
+            bundle_poll: self.bundle_poll.clone(),
             preset: self.preset.clone(),
             mode: self.mode.clone(),
             audit_log: self.audit_log.clone(),
+            admin_listen: self.admin_listen.clone(),
             socket: crate::config::SocketSettings {
                 mode: self.socket_mode.clone(),
                 owner: self.socket_owner.clone(),
@@ -186,16 +198,24 @@ fn init_tracing(filter: &str) {
 
 /// Load the bundle a source names — verified first when trust is configured — with the
 /// environment variables its manifest declares.
-pub fn load_bundle(config: &Config) -> anyhow::Result<crate::bundle::source::Loaded> {
-    let mut loaded = crate::bundle::source::load(&config.bundle, config.trust.as_ref(), config.allow_unsigned)?;
+pub async fn load_bundle(config: &Config) -> anyhow::Result<crate::bundle::source::Loaded> {
+    let mut loaded = crate::bundle::source::load(&config.bundle, config.trust.as_ref(), config.allow_unsigned).await?;
     loaded.bundle.apply_env(|key| std::env::var(key).ok());
     Ok(loaded)
 }
 
 /// Load and compile the bundle a source names, and check the VM against the interpreter on
-/// the bundle's request cases ([`crate::authoring::parity`]).
-pub fn load_policy(config: &Config) -> anyhow::Result<Policy> {
-    let loaded = load_bundle(config)?;
+/// the bundle's request cases ([`crate::authoring::parity`]). Compiling runs off the runtime's
+/// workers, so a reload does not hold up requests.
+pub async fn load_policy(config: &Config) -> anyhow::Result<Policy> {
+    let loaded = load_bundle(config).await?;
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || compile_policy(&config, loaded))
+        .await
+        .map_err(|e| anyhow::anyhow!("bundle_compile_failed: the compiler stopped: {e}"))?
+}
+
+fn compile_policy(config: &Config, loaded: crate::bundle::source::Loaded) -> anyhow::Result<Policy> {
     let bundle = loaded.bundle;
     let mut policy =
         Policy::compile(&bundle, CompileOptions { cache_capacity: config.decision_cache, ..CompileOptions::default() })
@@ -204,6 +224,9 @@ pub fn load_policy(config: &Config) -> anyhow::Result<Policy> {
             })?;
     policy.digest = loaded.digest;
     policy.signer = loaded.signer;
+    policy.pinned = loaded.pinned;
+    policy.version = loaded.version;
+    policy.loaded_at = Some(crate::audit::now_rfc3339());
     if policy.evaluator() == Evaluator::Vm {
         let root = match &config.bundle {
             BundleSource::Directory(dir) => Some(dir.as_path()),
@@ -224,10 +247,22 @@ pub fn load_policy(config: &Config) -> anyhow::Result<Policy> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let policy = load_policy(&config)?;
+    let status = Arc::new(Status::new(config.bundle.to_string(), config.bundle_poll));
+    // The admin listener comes up first, so /readyz can say "not yet" while the bundle loads.
+    let admin = match &config.admin_listen {
+        Some(address) => Some((
+            address.docker_host(),
+            listener::bind(address, &config.socket)
+                .await
+                .with_context(|| format!("cannot listen on {} (admin)", address.docker_host()))?,
+        )),
+        None => None,
+    };
+    let policy = load_policy(&config).await?;
     tracing::info!(
         bundle = %policy.source,
         revision = %policy.revision,
+        pinned = policy.pinned.as_deref().unwrap_or("-"),
         digest = policy.digest.as_deref().unwrap_or("-"),
         signer = policy.signer.as_deref().unwrap_or("unsigned"),
         evaluator = if policy.evaluator() == Evaluator::Vm { "vm" } else { "interpreter" },
@@ -242,6 +277,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         audit,
         limits: config.limits.clone(),
         upstream_timeout: config.upstream_timeout,
+    });
+    let admin = admin.map(|(name, bound)| {
+        tracing::info!(listener = %name, "admin endpoints listening");
+        tokio::spawn(crate::server::admin::serve(bound, status.clone(), gateway.clone()))
     });
 
     let mut bound = Vec::new();
@@ -266,14 +305,18 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(listener = %name, upstream = %config.upstream, mode = config.mode.as_str(), "listening");
         tokio::spawn(accept_loop(listener, name, gateway.clone(), shutdown.handle()));
     }
+    status.set_ready();
     if let Some(first) = config.listen.first() {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "DOCKER_HOST={}", first.docker_host());
         let _ = out.flush();
     }
 
-    wait_for_signals(&config, &gateway).await?;
+    wait_for_signals(&config, &gateway, &status).await?;
     tracing::info!(grace = ?config.shutdown_grace, "shutting down");
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     if !shutdown.drain(config.shutdown_grace).await {
         tracing::warn!("connections were still open after the grace period; closing them");
     }
@@ -283,38 +326,113 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Wait for SIGTERM or SIGINT; reload on SIGHUP.
-async fn wait_for_signals(config: &Config, gateway: &Gateway) -> anyhow::Result<()> {
+/// Wait for SIGTERM or SIGINT; reload on SIGHUP and when polling finds the source changed.
+/// Reloads run here, one at a time.
+async fn wait_for_signals(config: &Config, gateway: &Gateway, status: &Status) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut poll = config.bundle_poll.map(|every| {
+        let first = tokio::time::Instant::now().checked_add(every).unwrap_or_else(tokio::time::Instant::now);
+        let mut interval = tokio::time::interval_at(first, every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    let mut reloader = Reloader::default();
     loop {
+        let tick = async {
+            match poll.as_mut() {
+                Some(interval) => interval.tick().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = terminate.recv() => return Ok(()),
             _ = interrupt.recv() => return Ok(()),
-            _ = hangup.recv() => reload(config, gateway),
+            _ = hangup.recv() => reloader.reload(config, gateway, status, "sighup", None).await,
+            _ = tick => reloader.poll(config, gateway, status).await,
         }
     }
 }
 
-fn reload(config: &Config, gateway: &Gateway) {
-    match load_policy(config) {
-        Ok(policy) => {
-            tracing::info!(
-                bundle = %policy.source,
-                revision = %policy.revision,
-                signer = policy.signer.as_deref().unwrap_or("unsigned"),
-                "policy reloaded"
-            );
-            gateway.policy.store(Arc::new(policy));
+/// Reloads, remembering the last failure so that a source that keeps failing the same way is
+/// logged once, not at every poll.
+#[derive(Default)]
+struct Reloader {
+    last_failure: Option<String>,
+}
+
+impl Reloader {
+    /// Poll the source: reload when what it holds differs from what is serving.
+    async fn poll(&mut self, config: &Config, gateway: &Gateway, status: &Status) {
+        let serving = gateway.policy.load().version.clone();
+        match crate::bundle::source::probe(&config.bundle).await {
+            Ok(Some(found)) if Some(&found) != serving.as_ref() => {
+                self.reload(config, gateway, status, "poll", Some(found)).await;
+            }
+            Ok(_) => {
+                if self.last_failure.take().is_some() {
+                    tracing::info!(bundle = %config.bundle, "the source holds the serving bundle again");
+                }
+            }
+            Err(e) => self.failed(status, "poll", e.code(), format!("{e}"), None),
         }
-        Err(e) => {
-            let text = format!("{e:#}");
-            let reason = ["bundle_unverified", "bundle_fetch_failed"]
-                .into_iter()
-                .find(|code| text.starts_with(code))
-                .unwrap_or("bundle_compile_failed");
-            tracing::error!(reason, error = %text, "reload failed; the previous policy keeps serving");
+    }
+
+    async fn reload(
+        &mut self,
+        config: &Config,
+        gateway: &Gateway,
+        status: &Status,
+        trigger: &'static str,
+        found: Option<String>,
+    ) {
+        match load_policy(config).await {
+            Ok(policy) => {
+                tracing::info!(
+                    trigger,
+                    bundle = %policy.source,
+                    revision = %policy.revision,
+                    pinned = policy.pinned.as_deref().unwrap_or("-"),
+                    signer = policy.signer.as_deref().unwrap_or("unsigned"),
+                    "policy reloaded"
+                );
+                self.last_failure = None;
+                status.record(ReloadOutcome {
+                    trigger,
+                    code: None,
+                    message: format!("revision {} is serving", policy.revision),
+                    version: policy.version.clone(),
+                });
+                gateway.policy.store(Arc::new(policy));
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                let code = ["bundle_unverified", "bundle_fetch_failed"]
+                    .into_iter()
+                    .find(|code| text.starts_with(code))
+                    .unwrap_or("bundle_compile_failed");
+                self.failed(status, trigger, code, text, found);
+            }
         }
+    }
+
+    fn failed(
+        &mut self,
+        status: &Status,
+        trigger: &'static str,
+        code: &'static str,
+        text: String,
+        found: Option<String>,
+    ) {
+        let key = format!("{code} {}", found.as_deref().unwrap_or("")) + &text;
+        if self.last_failure.as_deref() != Some(key.as_str()) || trigger == "sighup" {
+            tracing::error!(trigger, reason = code, error = %text, "reload failed; the previous policy keeps serving");
+        } else {
+            tracing::debug!(trigger, reason = code, "reload still failing; the previous policy keeps serving");
+        }
+        self.last_failure = Some(key);
+        let message = text.strip_prefix(code).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(&text).to_owned();
+        status.record(ReloadOutcome { trigger, code: Some(code), message, version: found });
     }
 }

@@ -72,6 +72,12 @@ pub struct Policy {
     pub digest: Option<String>,
     /// Who signed the bundle, when its signature was verified.
     pub signer: Option<String>,
+    /// The immutable name of a moving source once resolved (`oci://…@sha256:…`).
+    pub pinned: Option<String>,
+    /// What polling compares with the source (see `bundle::source::Loaded::version`).
+    pub version: Option<String>,
+    /// When the bundle was loaded (RFC 3339), set by `serve`.
+    pub loaded_at: Option<String>,
 }
 
 struct VmPath {
@@ -142,6 +148,9 @@ impl Policy {
             cache_unavailable: cache_unavailable.filter(|_| options.cache_capacity > 0),
             digest: None,
             signer: None,
+            pinned: None,
+            version: None,
+            loaded_at: None,
         };
         // Fail at load, not on the first request, if the VM cannot even start.
         if let Some(vm) = &policy.vm {

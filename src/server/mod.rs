@@ -6,6 +6,7 @@
 //! `mpsc::Sender`, so the receiver learns that all of them have finished when its `recv` returns
 //! `None`. In-flight requests get a grace period; whatever is still open after it is dropped.
 
+pub mod admin;
 pub mod listener;
 
 use crate::identity::Client;

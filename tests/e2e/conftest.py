@@ -120,9 +120,10 @@ class SockguardPool:
         self.started: list[Sockguard] = []
 
     def start(self, bundle: str | None = None, mode: str | None = None,
-              upstream: str | None = None, extra_args: list[str] | None = None) -> Sockguard:
+              upstream: str | None = None, extra_args: list[str] | None = None,
+              env: dict | None = None) -> Sockguard:
         sg = Sockguard(bundle=bundle, mode=mode, upstream=upstream, extra_args=extra_args,
-                       name=(bundle or "embedded").replace("/", "_")[:12])
+                       name=(bundle or "embedded").replace("/", "_")[:12], env=env)
         self.started.append(sg)
         sg.start()
         return sg

@@ -23,7 +23,7 @@ class Sockguard:
 
     def __init__(self, bundle: str | None = None, mode: str | None = None,
                  upstream: str | None = None, extra_args: list[str] | None = None,
-                 name: str = "sg"):
+                 name: str = "sg", env: dict | None = None):
         # Keep the directory short: a unix socket path has a ~107 byte limit.
         self.dir = Path(tempfile.mkdtemp(prefix=f"sgt-{name}-"))
         self.sock = str(self.dir / "sg.sock")
@@ -43,6 +43,13 @@ class Sockguard:
         if mode is not None:
             self.args += ["--mode", mode]
         self.args += list(extra_args or [])
+        # Variables added to (or, with the value None, removed from) the environment.
+        self.env = dict(os.environ)
+        for key, value in (env or {}).items():
+            if value is None:
+                self.env.pop(key, None)
+            else:
+                self.env[key] = value
         self.proc: subprocess.Popen | None = None
         self.returncode: int | None = None
 
@@ -57,7 +64,7 @@ class Sockguard:
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=self._err, cwd=config.REPO_ROOT)
+                                     stderr=self._err, cwd=config.REPO_ROOT, env=self.env)
         deadline = time.monotonic() + timeout
         last_error = "socket never appeared"
         while time.monotonic() < deadline:
