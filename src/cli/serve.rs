@@ -250,12 +250,13 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let status = Arc::new(Status::new(config.bundle.to_string(), config.bundle_poll));
     // The admin listener comes up first, so /readyz can say "not yet" while the bundle loads.
     let admin = match &config.admin_listen {
-        Some(address) => Some((
-            address.docker_host(),
-            listener::bind(address, &config.socket)
+        Some(address) => {
+            let bound = listener::bind(address, &config.socket)
                 .await
-                .with_context(|| format!("cannot listen on {} (admin)", address.docker_host()))?,
-        )),
+                .with_context(|| format!("cannot listen on {} (admin)", address.docker_host()))?;
+            tracing::info!(listener = %address.docker_host(), "admin endpoints listening");
+            Some(tokio::spawn(crate::server::admin::serve(bound, status.clone())))
+        }
         None => None,
     };
     let policy = load_policy(&config).await?;
@@ -277,10 +278,6 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         audit,
         limits: config.limits.clone(),
         upstream_timeout: config.upstream_timeout,
-    });
-    let admin = admin.map(|(name, bound)| {
-        tracing::info!(listener = %name, "admin endpoints listening");
-        tokio::spawn(crate::server::admin::serve(bound, status.clone(), gateway.clone()))
     });
 
     let mut bound = Vec::new();
@@ -305,7 +302,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(listener = %name, upstream = %config.upstream, mode = config.mode.as_str(), "listening");
         tokio::spawn(accept_loop(listener, name, gateway.clone(), shutdown.handle()));
     }
-    status.set_ready();
+    status.set_ready(gateway.clone());
     if let Some(first) = config.listen.first() {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "DOCKER_HOST={}", first.docker_host());

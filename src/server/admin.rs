@@ -1,7 +1,8 @@
 //! The admin listener (`--admin-listen`), kept off the Docker socket.
 //!
 //! - `GET /healthz`: 200 while the process serves.
-//! - `GET /readyz`: 200 once a policy is loaded — verified, when trust is configured — else 503.
+//! - `GET /readyz`: 200 once a policy is loaded — verified, when trust is configured — and the
+//!   listeners are open; 503 while the first bundle is still being fetched and checked.
 //! - `GET /policy`: the serving policy (revision, source, the digest it is pinned to, the
 //!   archive digest, the signer, when it was loaded, which evaluator runs it) and the result of
 //!   the last reload, as JSON.
@@ -19,7 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// What the admin endpoints report, shared with the reloader.
@@ -31,6 +32,8 @@ pub struct Status {
     /// How often the source is polled, if it is.
     poll: Option<Duration>,
     last_reload: Mutex<Option<Value>>,
+    /// Set once the first policy is loaded and the proxy exists.
+    gateway: OnceLock<Arc<Gateway>>,
 }
 
 /// The outcome of one reload, as `/policy` shows it.
@@ -47,10 +50,12 @@ pub struct ReloadOutcome {
 
 impl Status {
     pub fn new(source: String, poll: Option<Duration>) -> Status {
-        Status { ready: AtomicBool::new(false), source, poll, last_reload: Mutex::new(None) }
+        Status { ready: AtomicBool::new(false), source, poll, last_reload: Mutex::new(None), gateway: OnceLock::new() }
     }
 
-    pub fn set_ready(&self) {
+    /// The proxy is up with its first policy: from now on `/policy` shows it and `/readyz` says yes.
+    pub fn set_ready(&self, gateway: Arc<Gateway>) {
+        let _ = self.gateway.set(gateway);
         self.ready.store(true, Ordering::Release);
     }
 
@@ -107,26 +112,31 @@ fn respond(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
 }
 
 /// Answer one admin request.
-pub fn answer<B>(request: &Request<B>, status: &Status, gateway: &Gateway) -> Response<Full<Bytes>> {
+pub fn answer<B>(request: &Request<B>, status: &Status) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return respond(StatusCode::METHOD_NOT_ALLOWED, &json!({ "message": "the admin endpoints answer GET only" }));
     }
-    match request.uri().path() {
-        "/healthz" => respond(StatusCode::OK, &json!({ "status": "ok" })),
-        "/readyz" if status.is_ready() => {
+    let gateway = status.gateway.get().filter(|_| status.is_ready());
+    let loading = || {
+        respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({ "ready": false, "source": status.source, "message": "the bundle is still being loaded" }),
+        )
+    };
+    match (request.uri().path(), gateway) {
+        ("/healthz", _) => respond(StatusCode::OK, &json!({ "status": "ok" })),
+        ("/readyz", Some(gateway)) => {
             let policy = gateway.policy.load();
             respond(StatusCode::OK, &json!({ "ready": true, "revision": policy.revision }))
         }
-        "/readyz" => {
-            respond(StatusCode::SERVICE_UNAVAILABLE, &json!({ "ready": false, "message": "no policy is loaded yet" }))
-        }
-        "/policy" => respond(StatusCode::OK, &status.policy_document(&gateway.policy.load())),
+        ("/policy", Some(gateway)) => respond(StatusCode::OK, &status.policy_document(&gateway.policy.load())),
+        ("/readyz" | "/policy", None) => loading(),
         _ => respond(StatusCode::NOT_FOUND, &json!({ "message": "not found; try /healthz, /readyz or /policy" })),
     }
 }
 
 /// Serve the admin endpoints on a listener until the task is dropped.
-pub async fn serve(listener: Listener, status: Arc<Status>, gateway: Arc<Gateway>) {
+pub async fn serve(listener: Listener, status: Arc<Status>) {
     loop {
         let accepted = match &listener {
             Listener::Unix { listener, .. } => listener.accept().await.map(|(s, _)| Conn::Unix(s)),
@@ -140,10 +150,10 @@ pub async fn serve(listener: Listener, status: Arc<Status>, gateway: Arc<Gateway
                 continue;
             }
         };
-        let (status, gateway) = (status.clone(), gateway.clone());
+        let status = status.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let response = answer(&request, &status, &gateway);
+                let response = answer(&request, &status);
                 async move { Ok::<_, std::convert::Infallible>(response) }
             });
             let builder = {

@@ -463,3 +463,92 @@ def test_admin_endpoints_over_tcp(start_sockguard):
     assert body["signed"] is True and body["signer"] == "embedded in the binary", body
     assert get("/nope")[0] == 404
     assert get("/policy", method="POST")[0] == 405
+
+
+# -- what a reload does not change --------------------------------------------------------------
+
+NO_LOGS_POLICY = '''package sockguard
+
+import rego.v1
+
+decision := {"allow": false, "code": "logs_denied", "message": "no logs under this revision"} if {
+	input.request.action == "container.logs"
+} else := {"allow": true}
+'''
+
+
+def test_a_stream_keeps_its_policy_and_trust_is_fixed_at_start(keys, workdir, start_sockguard, secret_container):
+    """A `docker logs -f` started under one revision keeps streaming after a reload to a revision
+    that denies logs, which new requests get. And the key file is read once: replacing it on
+    disk does not make a bundle signed with another key acceptable."""
+    key = workdir / "fixed" / "trusted.pub"
+    key.parent.mkdir()
+    shutil.copy(keys["good.pub"], key)
+    live = workdir / "fixed" / "policy.tar.gz"
+    first = build(workdir, "permissive", "stream-1")
+    sign(first, keys["good"])
+    for suffix in ("", ".sig", ".sigstore.json"):
+        shutil.copy(f"{first}{suffix}", f"{live}{suffix}")
+    sg = start_with_admin(start_sockguard, ["--bundle", str(live), "--bundle-key", str(key)])
+
+    stream = cli.popen_docker(sg.host, "logs", "-f", "--since", "0s", secret_container.id)
+    lines = cli.LineCollector(stream.stdout)
+    try:
+        assert lines.wait_for(lambda line: line.startswith(b"line "), timeout=10), "the stream never started"
+
+        no_logs = workdir / "src-no-logs"
+        no_logs.mkdir()
+        (no_logs / ".manifest").write_text(json.dumps({"revision": "no-logs-1", "entrypoint": "sockguard/decision"}))
+        (no_logs / "policy.rego").write_text(NO_LOGS_POLICY)
+        ok(sockguard("bundle", "build", str(no_logs), "-o", str(live)))
+        sign(live, keys["good"])
+        sg.proc.send_signal(1)
+        wait_for(lambda: admin(sg)["revision"] == "no-logs-1", "the no-logs revision")
+        reloaded_at = time.monotonic()
+
+        r = cli.docker(sg.host, "logs", "--tail", "1", secret_container.id)
+        assert_cli_denied(r, "logs_denied")
+        # The stream that started before the reload carries on.
+        later = wait_for(lambda: [t for t, _ in lines.snapshot() if t > reloaded_at + 1.0],
+                         "stream lines more than a second after the reload", timeout=10)
+        assert later and stream.poll() is None, "the stream was cut by the reload"
+    finally:
+        cli.stop_process(stream)
+
+    # Trust was read at start: another key put in the key file's place changes nothing.
+    shutil.copy(keys["other.pub"], key)
+    other = build(workdir, "permissive", "stream-other", revision="other-key")
+    sign(other, keys["other"])
+    for suffix in ("", ".sig", ".sigstore.json"):
+        shutil.copy(f"{other}{suffix}", f"{live}{suffix}")
+    before = admin(sg)["last_reload"]
+    sg.proc.send_signal(1)
+    last = wait_for(lambda: admin(sg)["last_reload"] != before and admin(sg)["last_reload"], "the reload")
+    assert last["code"] == "bundle_unverified", last
+    assert admin(sg)["revision"] == "no-logs-1"
+
+
+def test_not_ready_while_the_first_bundle_loads(keys, workdir):
+    """/readyz says 503 (and /healthz 200) while the bundle source has not answered yet."""
+    import socket as socketlib
+
+    silent = socketlib.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections (the kernel does), never answers a byte
+    url = f"https://127.0.0.1:{silent.getsockname()[1]}/policy.tar.gz"
+    admin_sock = workdir / "loading-admin.sock"
+    proc = subprocess.Popen([str(config.SOCKGUARD_BIN), "serve", "--listen", f"unix://{workdir}/loading.sock",
+                             "--admin-listen", f"unix://{admin_sock}", *serve_args(url, keys)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: admin_sock.exists(), "the admin socket", timeout=20)
+        assert rawhttp.request(str(admin_sock), "GET", "/healthz").status == 200
+        for path in ("/readyz", "/policy"):
+            resp = rawhttp.request(str(admin_sock), "GET", path)
+            assert resp.status == 503 and resp.json()["ready"] is False, resp.describe()
+        assert not (workdir / "loading.sock").exists(), "the Docker socket opened before a policy was loaded"
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        silent.close()
