@@ -58,6 +58,18 @@ impl hyper::body::Body for Body {
             Body::Pending => std::task::Poll::Pending,
         }
     }
+
+    /// Like dockerd (Go's net/http): a small response that is written whole goes out with a
+    /// Content-Length; anything larger, and every stream, is chunked.
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            Body::Full(full) => match full.size_hint().exact() {
+                Some(n) if n <= 2048 => hyper::body::SizeHint::with_exact(n),
+                _ => hyper::body::SizeHint::default(),
+            },
+            _ => hyper::body::SizeHint::default(),
+        }
+    }
 }
 
 fn full(bytes: &'static [u8]) -> Body {

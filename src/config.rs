@@ -43,6 +43,8 @@ pub struct Settings {
     pub log_level: Option<String>,
     /// Entries of the decision cache (0 disables it).
     pub decision_cache: Option<String>,
+    /// Threads that serve connections (default: one per CPU).
+    pub workers: Option<String>,
 }
 
 /// `socket:` — ownership and mode of unix listeners.
@@ -79,7 +81,7 @@ pub struct LimitSettings {
 }
 
 /// The environment variables, by key.
-pub const ENV_KEYS: [&str; 27] = [
+pub const ENV_KEYS: [&str; 28] = [
     "SOCKGUARD_LISTEN",
     "SOCKGUARD_UPSTREAM",
     "SOCKGUARD_BUNDLE",
@@ -101,6 +103,7 @@ pub const ENV_KEYS: [&str; 27] = [
     "SOCKGUARD_LIMITS_REDACT_BODY",
     "SOCKGUARD_LOG_LEVEL",
     "SOCKGUARD_DECISION_CACHE",
+    "SOCKGUARD_WORKERS",
     "SOCKGUARD_TRUST_KEY",
     "SOCKGUARD_TRUST_CERTIFICATE_IDENTITY",
     "SOCKGUARD_TRUST_CERTIFICATE_IDENTITY_REGEXP",
@@ -162,6 +165,7 @@ impl Settings {
             },
             log_level: get("SOCKGUARD_LOG_LEVEL"),
             decision_cache: get("SOCKGUARD_DECISION_CACHE"),
+            workers: get("SOCKGUARD_WORKERS"),
         })
     }
 
@@ -207,6 +211,7 @@ impl Settings {
             },
             log_level: over.log_level.or(self.log_level),
             decision_cache: over.decision_cache.or(self.decision_cache),
+            workers: over.workers.or(self.workers),
         }
     }
 }
@@ -271,6 +276,8 @@ pub struct Config {
     pub log_level: String,
     /// Entries of the decision cache; 0 disables it.
     pub decision_cache: usize,
+    /// Threads that serve connections, each with a runtime of its own.
+    pub workers: usize,
 }
 
 impl Config {
@@ -409,6 +416,13 @@ impl Config {
                 v.trim().parse::<usize>().map_err(|_| format!("expected a number of entries, got {v:?}"))
             }),
         );
+        let workers = errors.take(
+            "workers",
+            settings.workers.as_deref().map_or(Ok(default_workers()), |v| match v.trim().parse::<usize>() {
+                Ok(n @ 1..=256) => Ok(n),
+                _ => Err(format!("expected a number of threads from 1 to 256, got {v:?}")),
+            }),
+        );
         let redact_body = errors.take(
             "limits.redact_body",
             settings.limits.redact_body.as_deref().map_or(Ok(defaults.redact_body), parse_size),
@@ -445,6 +459,7 @@ impl Config {
                 limits: Limits { json_body: json_body?, json_body_by_action, redact_body: redact_body? },
                 log_level: settings.log_level.unwrap_or_else(|| "info".into()),
                 decision_cache: decision_cache?,
+                workers: workers?,
             })
         })();
         match built {
@@ -452,6 +467,11 @@ impl Config {
             _ => Err(errors.0),
         }
     }
+}
+
+/// One worker per CPU the process may run on.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).clamp(1, 256)
 }
 
 /// Problems found while validating, each prefixed with its key.
@@ -674,6 +694,19 @@ mod tests {
         assert!(Config::validate(admin("tcp://0.0.0.0:9901")).unwrap_err()[0].contains("not a loopback"));
         let env = Settings::from_env(|k| (k == "SOCKGUARD_ADMIN_LISTEN").then(|| "unix:///run/sg-admin.sock".into()));
         assert_eq!(env.unwrap().admin_listen.as_deref(), Some("unix:///run/sg-admin.sock"));
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu_and_are_bounded() {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert_eq!(Config::validate(Settings::default()).unwrap().workers, cpus.min(256));
+        let workers = |n: &str| Settings { workers: Some(n.into()), ..Settings::default() };
+        assert_eq!(Config::validate(workers("3")).unwrap().workers, 3);
+        for bad in ["0", "257", "two", "-1"] {
+            assert!(Config::validate(workers(bad)).unwrap_err()[0].starts_with("workers:"), "{bad}");
+        }
+        let env = Settings::from_env(|k| (k == "SOCKGUARD_WORKERS").then(|| "1".into())).unwrap();
+        assert_eq!(Config::validate(env).unwrap().workers, 1);
     }
 
     #[test]

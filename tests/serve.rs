@@ -441,3 +441,39 @@ async fn a_signed_archive_is_served_and_a_reload_never_swaps_in_an_unverified_on
         sg.audit_lines().iter().map(|l| l["bundle_revision"].as_str().unwrap().to_owned()).collect();
     assert_eq!(revisions, ["readonly-1", "readonly-1", "traefik-1"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_several_workers_every_connection_is_served_and_shutdown_waits_for_all() {
+    // Six connections over three worker threads: each holds a 1.5 s `wait`, and a seventh is
+    // answered at once meanwhile; SIGTERM then lets every one of the six finish.
+    let dir = tempfile::tempdir().unwrap();
+    let (engine_path, engine_url) = upstream(dir.path());
+    let (_engine, seen) = start_engine(&engine_path);
+    let permissive = repo("tests/bundles/permissive");
+    let sg = Sockguard::start(dir.path(), &["--upstream", &engine_url, "--bundle", &permissive, "--workers", "3"]);
+    let socket = sg.socket.clone();
+    let started = Instant::now();
+    let waits: Vec<_> = (0..6)
+        .map(|_| {
+            let s = socket.clone();
+            tokio::task::spawn_blocking(move || send(&s, "POST", "/v1.41/containers/web/wait", b""))
+        })
+        .collect();
+    while seen.requests.load(Ordering::SeqCst) < 6 {
+        assert!(started.elapsed() < Duration::from_secs(5), "the six waits did not all reach the engine");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ping = blocking({
+        let s = socket.clone();
+        move || send(&s, "GET", "/_ping", b"")
+    })
+    .await;
+    assert_eq!(ping.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(1400), "the ping waited for the waits");
+    let status = blocking(move || sg.terminate()).await;
+    for wait in waits {
+        assert_eq!(wait.await.unwrap().status, 200, "a request in flight was cut by the shutdown");
+    }
+    assert!(status.success(), "{status:?}");
+    assert!(!socket.exists());
+}

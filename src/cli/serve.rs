@@ -12,7 +12,7 @@ use crate::policy::{CompileOptions, Evaluator, Policy};
 use crate::proxy::{upstream, Gateway};
 use crate::server::admin::{ReloadOutcome, Status};
 use crate::server::listener;
-use crate::server::{accept_loop, Shutdown};
+use crate::server::{accept_loop, Shutdown, Workers};
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use clap::Args;
@@ -112,6 +112,9 @@ pub struct ServeArgs {
     /// Entries of the decision cache, 0 to disable it [default: 1024]
     #[arg(long, value_name = "ENTRIES")]
     pub decision_cache: Option<String>,
+    /// Threads that serve connections [default: one per CPU]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<String>,
 }
 
 impl ServeArgs {
@@ -158,6 +161,7 @@ impl ServeArgs {
             },
             log_level: self.log_level.clone(),
             decision_cache: self.decision_cache.clone(),
+            workers: self.workers.clone(),
         }
     }
 }
@@ -180,8 +184,10 @@ pub fn configure(args: &ServeArgs) -> anyhow::Result<Config> {
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = configure(&args)?;
     init_tracing(&config.log_level);
+    // This runtime accepts connections, answers the admin endpoints, reloads and flushes the
+    // audit log; connections are served by the workers (crate::server::Workers).
     let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(serve(config))
 }
 
@@ -298,9 +304,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             }
         }
     });
+    let workers = Arc::new(Workers::start(config.workers, &gateway).context("cannot start the worker threads")?);
     for (name, listener) in bound {
-        tracing::info!(listener = %name, upstream = %config.upstream, mode = config.mode.as_str(), "listening");
-        tokio::spawn(accept_loop(listener, name, gateway.clone(), shutdown.handle()));
+        tracing::info!(listener = %name, upstream = %config.upstream, mode = config.mode.as_str(), workers = config.workers, "listening");
+        tokio::spawn(accept_loop(listener, name, workers.clone(), shutdown.handle()));
     }
     status.set_ready(gateway.clone());
     if let Some(first) = config.listen.first() {

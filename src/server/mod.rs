@@ -15,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use listener::Listener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -64,9 +65,85 @@ impl Shutdown {
     }
 }
 
-/// Run the accept loop of one listener until shutdown. Dropping the listener afterwards removes
-/// its socket file.
-pub async fn accept_loop(listener: Listener, name: String, gateway: Arc<Gateway>, handle: Handle) {
+/// The threads that serve connections. Each runs a single-threaded runtime of its own, and a
+/// connection lives on one of them from its first byte to its last, with the upstream
+/// connection it is paired with and any hijacked pipe it becomes: the tasks of one request wake
+/// each other on one thread, with no hand-over between threads and no work stealing. Accept
+/// loops hand connections out round-robin.
+#[derive(Debug)]
+pub struct Workers {
+    queues: Vec<mpsc::UnboundedSender<Job>>,
+    next: AtomicUsize,
+}
+
+/// An accepted connection on its way to a worker.
+#[derive(Debug)]
+struct Job {
+    stream: Stream,
+    client: Client,
+    handle: Handle,
+}
+
+#[derive(Debug)]
+enum Stream {
+    Unix(std::os::unix::net::UnixStream),
+    Tcp(std::net::TcpStream),
+}
+
+impl Workers {
+    /// Start `count` worker threads (at least one).
+    pub fn start(count: usize, gateway: &Arc<Gateway>) -> std::io::Result<Workers> {
+        let mut queues = Vec::new();
+        for index in 0..count.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (queue, jobs) = mpsc::unbounded_channel();
+            let gateway = gateway.clone();
+            std::thread::Builder::new()
+                .name(format!("sockguard-worker-{index}"))
+                .spawn(move || runtime.block_on(work(jobs, gateway)))?;
+            queues.push(queue);
+        }
+        Ok(Workers { queues, next: AtomicUsize::new(0) })
+    }
+
+    /// Hand a connection to the next worker (another one if that one has stopped).
+    fn dispatch(&self, mut job: Job) {
+        let count = self.queues.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..count {
+            let index = start.wrapping_add(offset).checked_rem(count).unwrap_or(0);
+            let Some(queue) = self.queues.get(index) else { continue };
+            match queue.send(job) {
+                Ok(()) => return,
+                Err(returned) => job = returned.0,
+            }
+        }
+        tracing::error!("no worker is running; the connection is closed");
+    }
+}
+
+/// A worker: serve every connection handed to it. When the accept loops are gone it keeps its
+/// runtime, and the connections on it, running until the process exits: shutdown waits for
+/// those connections through their [`Handle`]s, not for the thread.
+async fn work(mut jobs: mpsc::UnboundedReceiver<Job>, gateway: Arc<Gateway>) {
+    while let Some(Job { stream, client, handle }) = jobs.recv().await {
+        let registered = match stream {
+            Stream::Unix(stream) => tokio::net::UnixStream::from_std(stream)
+                .map(|stream| spawn_connection(stream, client, &gateway, handle)),
+            Stream::Tcp(stream) => {
+                tokio::net::TcpStream::from_std(stream).map(|stream| spawn_connection(stream, client, &gateway, handle))
+            }
+        };
+        if let Err(e) = registered {
+            tracing::warn!(error = %e, "cannot serve a connection");
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Run the accept loop of one listener until shutdown, handing each connection to a worker.
+/// Dropping the listener afterwards removes its socket file.
+pub async fn accept_loop(listener: Listener, name: String, workers: Arc<Workers>, handle: Handle) {
     let mut stop = handle.stop.clone();
     loop {
         let accepted = tokio::select! {
@@ -74,8 +151,7 @@ pub async fn accept_loop(listener: Listener, name: String, gateway: Arc<Gateway>
             accepted = accept(&listener, &name) => accepted,
         };
         match accepted {
-            Ok(Accepted::Unix(stream, client)) => spawn_connection(stream, client, &gateway, handle.clone()),
-            Ok(Accepted::Tcp(stream, client)) => spawn_connection(stream, client, &gateway, handle.clone()),
+            Ok((stream, client)) => workers.dispatch(Job { stream, client, handle: handle.clone() }),
             Err(e) => {
                 // Out of file descriptors and the like: back off briefly instead of spinning.
                 tracing::warn!(listener = %name, error = %e, "accept failed");
@@ -87,22 +163,18 @@ pub async fn accept_loop(listener: Listener, name: String, gateway: Arc<Gateway>
     drop(handle);
 }
 
-enum Accepted {
-    Unix(tokio::net::UnixStream, Client),
-    Tcp(tokio::net::TcpStream, Client),
-}
-
-async fn accept(listener: &Listener, name: &str) -> std::io::Result<Accepted> {
+/// Accept a connection and identify its caller; the stream leaves this runtime for a worker's.
+async fn accept(listener: &Listener, name: &str) -> std::io::Result<(Stream, Client)> {
     match listener {
         Listener::Unix { listener, .. } => {
             let (stream, _) = listener.accept().await?;
             let client = Client::from_unix(name, &stream);
-            Ok(Accepted::Unix(stream, client))
+            Ok((Stream::Unix(stream.into_std()?), client))
         }
         Listener::Tcp { listener, .. } => {
             let (stream, peer) = listener.accept().await?;
             stream.set_nodelay(true)?;
-            Ok(Accepted::Tcp(stream, Client::from_tcp(name, peer.ip())))
+            Ok((Stream::Tcp(stream.into_std()?), Client::from_tcp(name, peer.ip())))
         }
     }
 }
