@@ -12,7 +12,7 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | [`server`] | listeners (unix / tcp), socket ownership and mode, accept loop, graceful shutdown, the admin listener |
+//! | [`server`] | listeners (unix / tcp), socket ownership and mode, accept loop, worker threads, graceful shutdown, the admin listener |
 //! | [`identity`] | who is calling: peer credentials, remote address → `input.client` |
 //! | [`input`] | the input document: route table, path canonicalisation, body folding, document |
 //! | [`policy`] | bundles (directories, the embedded default and presets), the compiled engine (VM for serving, interpreter for tests), decision, permit |

@@ -1,7 +1,8 @@
 //! The server: accept connections on every listener, serve HTTP/1.1 on each, shut down cleanly.
 //!
-//! Each accepted connection is identified once ([`crate::identity`]) and served by hyper with
-//! keep-alive and upgrades. Shutdown follows mini-redis: a `watch` channel tells every accept loop
+//! Each accepted connection is identified once ([`crate::identity`]) on the main runtime, then
+//! handed to one of the [`Workers`] — a thread per CPU, each with a single-threaded runtime —
+//! and served there by hyper with keep-alive and upgrades. Shutdown follows mini-redis: a `watch` channel tells every accept loop
 //! and connection to stop, and every connection (and every hijacked pipe) holds a clone of an
 //! `mpsc::Sender`, so the receiver learns that all of them have finished when its `recv` returns
 //! `None`. In-flight requests get a grace period; whatever is still open after it is dropped.

@@ -77,6 +77,11 @@ def test_the_container_guards_the_mounted_engine_socket(running):
     # the embedded default bundle is in force: writes are denied with its message
     run = docker(host, "run", "--rm", config.TEST_IMAGE, "true")
     assert_cli_denied(run, "write_denied")
-    # the audit log goes to the container's stdout
-    logs = container.logs(stdout=True, stderr=False).decode(errors="replace")
+    # the audit log goes to the container's stdout (lines are written in batches: wait a little)
+    deadline = time.monotonic() + 10
+    while True:
+        logs = container.logs(stdout=True, stderr=False).decode(errors="replace")
+        if ('"decision":"deny"' in logs and '"code":"write_denied"' in logs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert '"decision":"deny"' in logs and '"code":"write_denied"' in logs, logs[-2000:]
