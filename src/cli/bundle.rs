@@ -59,24 +59,9 @@ pub struct PullArgs {
     /// Where to write the archive (its signatures are written beside it)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// Verify with a public key before writing anything
-    #[arg(long, value_name = "PUB.pem")]
-    pub key: Option<PathBuf>,
-    /// Verify that a certificate for this identity signed it
-    #[arg(long, value_name = "ID", conflicts_with = "key")]
-    pub certificate_identity: Option<String>,
-    /// ... or for an identity matching this regular expression
-    #[arg(long, value_name = "REGEX", conflicts_with_all = ["key", "certificate_identity"])]
-    pub certificate_identity_regexp: Option<String>,
-    /// The OIDC issuer of that identity
-    #[arg(long, value_name = "URL")]
-    pub certificate_oidc_issuer: Option<String>,
-    /// ... or a regular expression for it
-    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_oidc_issuer")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-    /// A Sigstore trusted root [default: the embedded public-good root]
-    #[arg(long, value_name = "trusted_root.json")]
-    pub trusted_root: Option<PathBuf>,
+    // verified before anything is written, when trust is given
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +73,13 @@ pub struct VerifyArgs {
     /// A Sigstore bundle [default: FILE.sigstore.json, when it exists]
     #[arg(long, value_name = "FILE.sigstore.json")]
     pub sigstore_bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// Whose signature to accept: a public key, or a certificate identity and issuer.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
     /// Trust a public key
     #[arg(long, value_name = "PUB.pem")]
     pub key: Option<PathBuf>,
@@ -106,6 +98,21 @@ pub struct VerifyArgs {
     /// A Sigstore trusted root [default: the embedded public-good root]
     #[arg(long, value_name = "trusted_root.json")]
     pub trusted_root: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust the flags describe; `None` when none was given.
+    fn material(&self) -> anyhow::Result<Option<crate::bundle::source::TrustMaterial>> {
+        crate::bundle::source::trust_material(
+            self.key.as_deref(),
+            self.certificate_identity.as_deref(),
+            self.certificate_identity_regexp.as_deref(),
+            self.certificate_oidc_issuer.as_deref(),
+            self.certificate_oidc_issuer_regexp.as_deref(),
+            self.trusted_root.as_deref(),
+        )
+        .map_err(anyhow::Error::msg)
+    }
 }
 
 pub fn run(args: BundleArgs) -> anyhow::Result<ExitCode> {
@@ -200,16 +207,10 @@ pub fn suffixed(file: &Path, suffix: &str) -> PathBuf {
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let material = crate::bundle::source::trust_material(
-        args.key.as_deref(),
-        args.certificate_identity.as_deref(),
-        args.certificate_identity_regexp.as_deref(),
-        args.certificate_oidc_issuer.as_deref(),
-        args.certificate_oidc_issuer_regexp.as_deref(),
-        args.trusted_root.as_deref(),
-    )
-    .map_err(anyhow::Error::msg)?
-    .ok_or_else(|| anyhow::anyhow!("give --key, or --certificate-identity and --certificate-oidc-issuer"))?;
+    let material = args
+        .trust
+        .material()?
+        .ok_or_else(|| anyhow::anyhow!("give --key, or --certificate-identity and --certificate-oidc-issuer"))?;
     let root = signature::trusted_root(&material.root)?;
     let trust = material.trust;
     let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -290,15 +291,7 @@ fn push(file: &Path, reference: &str) -> anyhow::Result<ExitCode> {
 fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     use crate::bundle::oci::{self, OciRef, Signature};
     let reference = OciRef::parse(&args.reference).map_err(anyhow::Error::msg)?;
-    let material = crate::bundle::source::trust_material(
-        args.key.as_deref(),
-        args.certificate_identity.as_deref(),
-        args.certificate_identity_regexp.as_deref(),
-        args.certificate_oidc_issuer.as_deref(),
-        args.certificate_oidc_issuer_regexp.as_deref(),
-        args.trusted_root.as_deref(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let material = args.trust.material()?;
     let pulled = runtime()?.block_on(oci::pull(&reference))?;
     archive::load(&pulled.pinned.to_string(), &pulled.archive)
         .with_context(|| format!("{} is not a bundle archive; nothing written", pulled.pinned))?;
