@@ -19,20 +19,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// What the admin endpoints report, shared with the reloader.
 #[derive(Debug)]
 pub struct Status {
-    ready: AtomicBool,
     /// The configured source, as given.
     source: String,
     /// How often the source is polled, if it is.
     poll: Option<Duration>,
     last_reload: Mutex<Option<Value>>,
-    /// Set once the first policy is loaded and the proxy exists.
+    /// Set once the first policy is loaded and the proxy exists: ready from then on.
     gateway: OnceLock<Arc<Gateway>>,
 }
 
@@ -50,17 +48,16 @@ pub struct ReloadOutcome {
 
 impl Status {
     pub fn new(source: String, poll: Option<Duration>) -> Status {
-        Status { ready: AtomicBool::new(false), source, poll, last_reload: Mutex::new(None), gateway: OnceLock::new() }
+        Status { source, poll, last_reload: Mutex::new(None), gateway: OnceLock::new() }
     }
 
     /// The proxy is up with its first policy: from now on `/policy` shows it and `/readyz` says yes.
     pub fn set_ready(&self, gateway: Arc<Gateway>) {
         let _ = self.gateway.set(gateway);
-        self.ready.store(true, Ordering::Release);
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.gateway.get().is_some()
     }
 
     pub fn record(&self, outcome: ReloadOutcome) {
@@ -116,7 +113,7 @@ pub fn answer<B>(request: &Request<B>, status: &Status) -> Response<Full<Bytes>>
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return respond(StatusCode::METHOD_NOT_ALLOWED, &json!({ "message": "the admin endpoints answer GET only" }));
     }
-    let gateway = status.gateway.get().filter(|_| status.is_ready());
+    let gateway = status.gateway.get();
     let loading = || {
         respond(
             StatusCode::SERVICE_UNAVAILABLE,
